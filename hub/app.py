@@ -1,0 +1,209 @@
+"""The running hub: the journal and bus, every configured adapter under supervision, and retention.
+
+``Hub`` is the root ``MultiService``. Starting it opens (or creates, or migrates) the journal, records
+any plugin that failed to load, starts each adapter instance under its own supervisor, and tells the
+plugins. Stopping it reverses that, and the journal writes everything it holds before it closes.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, Callable
+
+import structlog
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall
+
+from hub import __version__
+from hub.api import AdapterType
+from hub.bus import Bus
+from hub.config import HubConfig
+from hub.events import (
+    EventCodec,
+    EventFactory,
+    EventTypeRegistry,
+    HubStarted,
+    HubStopping,
+    PluginFailed,
+    Severity,
+    Subject,
+)
+from hub.ids import EventIdGenerator
+from hub.journal import JOURNAL_MIGRATIONS, Journal
+from hub.plugins import PluginHost
+from hub.runtime import SupervisedAdapter
+from hub.secrets import collect_secrets, redact
+from hub.sqlite_writer import ThreadedSqliteWriter, WriterSettings
+
+JOURNAL_FILE = "journal.sqlite3"
+WriterFactory = Callable[..., Any]
+
+
+def journal_path(config: HubConfig) -> Path:
+    """Where a configuration's journal lives."""
+    return Path(config.hub.data_dir) / JOURNAL_FILE
+
+
+class Hub(MultiService):
+    """One hub process's services, built from a validated configuration and a plugin host."""
+
+    def __init__(
+        self,
+        config: HubConfig,
+        plugins: PluginHost,
+        reactor: Any,
+        *,
+        adapter_types: dict[str, AdapterType] | None = None,
+        writer_factory: WriterFactory = ThreadedSqliteWriter,
+        log: Any = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.plugins = plugins
+        self.reactor = reactor
+        self.log = log if log is not None else structlog.get_logger("hub")
+        self._writer_factory = writer_factory
+        self._random = rng if rng is not None else random.Random()
+        self.adapter_types = adapter_types if adapter_types is not None else plugins.adapter_types()
+        self.registry = EventTypeRegistry()
+        for payload_class in plugins.event_types():
+            try:
+                self.registry.register(payload_class)
+            except (TypeError, ValueError) as error:
+                self.log.error("event_type_refused", payload=repr(payload_class), error=str(error))
+        self.codec = EventCodec(self.registry)
+        self._ids = EventIdGenerator(reactor)
+        self.events = EventFactory(reactor, "hub.core", self._ids)
+        self.bus: Bus | None = None
+        self.adapters: dict[str, SupervisedAdapter] = {}
+        self._retention: LoopingCall | None = None
+
+    # --- starting --------------------------------------------------------------------------------------
+
+    def startService(self) -> "Deferred[None]":  # noqa: N802 - Twisted's name
+        return Deferred.fromCoroutine(self._start())
+
+    async def _start(self) -> None:
+        data_dir = Path(self.config.hub.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        settings = WriterSettings(
+            synchronous=self.config.journal.synchronous, max_batch=self.config.journal.max_batch
+        )
+        writer = self._writer_factory(journal_path(self.config), settings, self.reactor, JOURNAL_MIGRATIONS)
+        journal = Journal(writer)
+        journal.open()
+        self.bus = Bus(journal, self.codec, self.reactor, self.log.bind(component="bus"))
+        self.log.info("journal_opened", path=str(journal.path), head=self.bus.head)
+
+        for failure in self.plugins.failures:
+            await self._publish_plugin_failure(failure.plugin, failure.hook, failure.error)
+        for instance in self.config.adapters:
+            if instance.enabled:
+                self._add_adapter(instance)
+        self._retention = LoopingCall(self._prune)
+        self._retention.clock = self.reactor
+        self._retention.start(self.config.journal.prune_interval_s, now=True).addErrback(
+            lambda failure: self.log.error("retention_stopped", error=failure.getErrorMessage())
+        )
+
+        super().startService()
+        await self.bus.publish(
+            self.events(
+                "hub.process.started",
+                HubStarted(
+                    version=__version__,
+                    plugins=tuple(self.plugins.plugin_names()),
+                    adapters=tuple(self.adapters),
+                ),
+                severity=Severity.INFO,
+                subject=Subject(kind="hub", id=self.config.hub.name),
+                summary=f"Hub started with {len(self.adapters)} adapter(s)",
+            )
+        )
+        failures_before = len(self.plugins.failures)
+        await self.plugins.started(self)
+        for failure in self.plugins.failures[failures_before:]:
+            await self._publish_plugin_failure(failure.plugin, failure.hook, failure.error)
+
+    def _add_adapter(self, instance: Any) -> None:
+        assert self.bus is not None
+        secrets = collect_secrets(instance.settings)
+        adapter = SupervisedAdapter(
+            name=instance.source,
+            adapter_type=self.adapter_types[instance.type],
+            config=instance.settings,
+            supervision=instance.supervision,
+            reactor=self.reactor,
+            bus=self.bus,
+            log=self.log,
+            events=self.events.for_source(instance.source),
+            random=self._random,
+            redact=lambda text: redact(text, secrets),
+        )
+        adapter.setName(instance.source)
+        adapter.setServiceParent(self)
+        self.adapters[instance.source] = adapter
+
+    async def _publish_plugin_failure(self, plugin: str, hook: str, error: str) -> None:
+        assert self.bus is not None
+        await self.bus.publish(
+            self.events(
+                "hub.plugin.failed",
+                PluginFailed(plugin=plugin, hook=hook, error=error),
+                severity=Severity.HIGH,
+                subject=Subject(kind="plugin", id=plugin),
+                summary=f"Plugin {plugin} failed in {hook}: {error}",
+            )
+        )
+
+    def _prune(self) -> Deferred:
+        assert self.bus is not None
+        cutoff = self.reactor.seconds() - self.config.journal.retention_days * 86_400
+        pruned = self.bus.journal.prune(before=cutoff)
+
+        def report(count: int) -> None:
+            if count:
+                self.log.info("journal_pruned", events=count, retention_days=self.config.journal.retention_days)
+
+        # A failed prune is logged and tried again at the next interval; it must not stop the loop.
+        return pruned.addCallbacks(report, lambda failure: self.log.error(
+            "journal_prune_failed", error=failure.getErrorMessage()
+        ))
+
+    # --- stopping --------------------------------------------------------------------------------------
+
+    def stopService(self) -> "Deferred[None]":  # noqa: N802 - Twisted's name
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        if self.bus is None:
+            return
+        try:
+            await self.bus.publish(
+                self.events(
+                    "hub.process.stopping",
+                    HubStopping(reason="shutdown requested"),
+                    severity=Severity.INFO,
+                    subject=Subject(kind="hub", id=self.config.hub.name),
+                    summary="Hub stopping",
+                )
+            )
+        except Exception as error:  # noqa: BLE001 - a stop must go on even if the journal is broken
+            self.log.error("stop_event_failed", error=str(error))
+        grace = self.plugins.stopping(self)
+        timeout = self.reactor.callLater(self.config.hub.shutdown_grace_s, grace.cancel)
+        try:
+            await grace
+        except Exception:  # noqa: BLE001 - a plugin that overruns its grace period is abandoned
+            self.log.warning("plugins_slow_to_stop", grace_s=self.config.hub.shutdown_grace_s)
+        if timeout.active():
+            timeout.cancel()
+        if self._retention is not None and self._retention.running:
+            self._retention.stop()
+        if self.running:
+            await super().stopService()
+        await self.bus.close()
+        self.log.info("journal_closed", head=self.bus.head)

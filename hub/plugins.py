@@ -1,0 +1,249 @@
+"""The plugin host: finds plugins, checks their hooks, and calls each one in isolation.
+
+Plugins come from the entry-point group ``hub.plugins`` (the built-in adapters too, through setup.cfg)
+plus the hub's own core plugin. A plugin named in ``[plugins] blocked`` is never imported. A misspelt
+hook implementation stops the start with an error naming it (``check_pending``). At run time each
+plugin's hook implementation is called separately: one that raises or returns nonsense is logged and
+recorded, and the others' contributions are kept.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from typing import Any, Iterable
+
+import attrs
+import pluggy
+import structlog
+from twisted.internet.defer import Deferred, DeferredList, succeed
+
+from hub import hookspecs
+from hub.api import AdapterType, CliCommand, ConsolePanel, WebRoute
+
+ENTRY_POINT_GROUP = "hub.plugins"
+CORE_PLUGIN_NAME = "hub.core"
+
+
+class PluginError(Exception):
+    """A plugin problem that must stop the hub from starting (a misspelt hook, a name clash)."""
+
+
+@attrs.frozen
+class PluginFailure:
+    """A plugin that failed to load or raised in a hook; the hub went on without that part."""
+
+    plugin: str
+    hook: str
+    error: str
+
+
+@attrs.frozen
+class PluginInfo:
+    """One installed plugin, for ``hub plugins``."""
+
+    name: str
+    version: str
+    distribution: str | None
+    adapter_types: tuple[str, ...]
+    blocked: bool = False
+
+
+def make_plugin_manager(
+    *,
+    blocked: Iterable[str] = (),
+    load_entry_points: bool = True,
+    extra_plugins: Iterable[tuple[object, str]] = (),
+    log: Any = None,
+) -> "PluginHost":
+    """A new plugin host: hookspecs added, core plugin registered, entry points loaded, hooks checked.
+
+    ``extra_plugins`` are ``(plugin, name)`` pairs registered after the entry points: tests use it to
+    add a throwaway plugin.
+    """
+    from hub import core_plugin
+
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    host = PluginHost(manager, log=log)
+    for name in blocked:
+        manager.set_blocked(name)
+        host.blocked.add(name)
+    manager.register(core_plugin, name=CORE_PLUGIN_NAME)
+    host.versions[CORE_PLUGIN_NAME] = (_own_version(), None)
+    if load_entry_points:
+        host.load_entry_points()
+    for plugin, name in extra_plugins:
+        if not manager.is_blocked(name):
+            manager.register(plugin, name=name)
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as error:
+        raise PluginError(
+            f"plugin {error.plugin_name!r} implements a hook that does not exist: {error}. "
+            "Hook names are listed in hub/hookspecs.py"
+        ) from None
+    return host
+
+
+def _own_version() -> str:
+    from hub import __version__
+
+    return __version__
+
+
+class PluginHost:
+    """A typed facade over the pluggy manager: one method per hook, each plugin called on its own."""
+
+    def __init__(self, manager: pluggy.PluginManager, log: Any = None) -> None:
+        self.manager = manager
+        self.log = log if log is not None else structlog.get_logger("hub.plugins")
+        self.failures: list[PluginFailure] = []
+        self.blocked: set[str] = set()
+        self.versions: dict[str, tuple[str, str | None]] = {}
+
+    # --- loading -------------------------------------------------------------------------------------
+
+    def load_entry_points(self) -> None:
+        """Import every plugin in the entry-point group; one that fails to import is left out."""
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            name = entry_point.name
+            if self.manager.is_blocked(name) or self.manager.has_plugin(name):
+                continue
+            try:
+                plugin = entry_point.load()
+                self.manager.register(plugin, name=name)
+            except Exception as error:  # noqa: BLE001 - one broken plugin must not stop the rest
+                self._record(name, "load", error)
+                continue
+            distribution = entry_point.dist
+            self.versions[name] = (
+                distribution.version if distribution is not None else "unknown",
+                distribution.name if distribution is not None else None,
+            )
+
+    def plugin_names(self) -> list[str]:
+        return sorted(name for name, _plugin in self.manager.list_name_plugin())
+
+    # --- calling hooks one plugin at a time ------------------------------------------------------
+
+    def _call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        hook = getattr(self.manager.hook, hook_name)
+        answers: list[tuple[str, Any]] = []
+        for implementation in reversed(hook.get_hookimpls()):
+            arguments = {name: kwargs[name] for name in implementation.argnames}
+            try:
+                answer = implementation.function(**arguments)
+            except Exception as error:  # noqa: BLE001 - isolate the plugin
+                self._record(implementation.plugin_name, hook_name, error)
+                continue
+            answers.append((implementation.plugin_name, answer))
+        return answers
+
+    def _collect(self, hook_name: str, kind: type) -> list[tuple[str, Any]]:
+        """Call a ``hub_register_*`` hook and keep the well-formed items of each plugin's list."""
+        collected: list[tuple[str, Any]] = []
+        for plugin, answer in self._call_each(hook_name):
+            if answer is None:
+                continue
+            if not isinstance(answer, (list, tuple)) or not all(
+                isinstance(item, kind) for item in answer
+            ):
+                self._record(
+                    plugin,
+                    hook_name,
+                    TypeError(f"returned {answer!r}; expected a list of {kind.__name__}"),
+                )
+                continue
+            collected.extend((plugin, item) for item in answer)
+        return collected
+
+    def _record(self, plugin: str, hook: str, error: BaseException) -> None:
+        failure = PluginFailure(plugin=plugin, hook=hook, error=f"{type(error).__name__}: {error}")
+        self.failures.append(failure)
+        self.log.error("plugin_failed", plugin=plugin, hook=hook, error=failure.error)
+
+    # --- one method per hook ---------------------------------------------------------------------------
+
+    def adapter_types(self) -> dict[str, AdapterType]:
+        """Every adapter type offered, by name; two plugins offering one name is a PluginError."""
+        found: dict[str, tuple[str, AdapterType]] = {}
+        for plugin, adapter_type in self._collect("hub_register_adapter_types", AdapterType):
+            if adapter_type.name in found and found[adapter_type.name][0] != plugin:
+                raise PluginError(
+                    f"adapter type {adapter_type.name!r} is offered by both "
+                    f"{found[adapter_type.name][0]!r} and {plugin!r}; block one of them in [plugins]"
+                )
+            found[adapter_type.name] = (plugin, adapter_type)
+        return {name: adapter_type for name, (_plugin, adapter_type) in found.items()}
+
+    def adapter_types_by_plugin(self) -> dict[str, list[str]]:
+        by_plugin: dict[str, list[str]] = {}
+        for plugin, adapter_type in self._collect("hub_register_adapter_types", AdapterType):
+            by_plugin.setdefault(plugin, []).append(adapter_type.name)
+        return by_plugin
+
+    def event_types(self) -> list[type]:
+        return [payload for _plugin, payload in self._collect("hub_register_event_types", type)]
+
+    def web_routes(self) -> list[tuple[str, WebRoute]]:
+        return self._collect("hub_register_web_routes", WebRoute)
+
+    def console_panels(self) -> list[tuple[str, ConsolePanel]]:
+        return self._collect("hub_register_console_panels", ConsolePanel)
+
+    def cli_commands(self, reserved: Iterable[str] = ()) -> list[tuple[str, CliCommand]]:
+        """Plugin sub-commands; a name clashing with a built-in or another plugin's is refused."""
+        taken = {name: "the hub" for name in reserved}
+        commands: list[tuple[str, CliCommand]] = []
+        for plugin, command in self._collect("hub_register_cli_commands", CliCommand):
+            if command.name in taken:
+                self._record(
+                    plugin,
+                    "hub_register_cli_commands",
+                    ValueError(f"command {command.name!r} is already provided by {taken[command.name]}"),
+                )
+                continue
+            taken[command.name] = repr(plugin)
+            commands.append((plugin, command))
+        return commands
+
+    def started(self, hub: Any) -> "Deferred[None]":
+        return self._lifecycle("hub_started", hub)
+
+    def stopping(self, hub: Any) -> "Deferred[None]":
+        return self._lifecycle("hub_stopping", hub)
+
+    def _lifecycle(self, hook_name: str, hub: Any) -> "Deferred[None]":
+        waits: list[Deferred] = []
+        for plugin, answer in self._call_each(hook_name, hub=hub):
+            if isinstance(answer, Deferred):
+                answer.addErrback(self._lifecycle_failed, plugin, hook_name)
+                waits.append(answer)
+        if not waits:
+            return succeed(None)
+        return DeferredList(waits, consumeErrors=True).addCallback(lambda _results: None)
+
+    def _lifecycle_failed(self, failure: Any, plugin: str, hook_name: str) -> None:
+        self._record(plugin, hook_name, failure.value)
+
+    def describe(self) -> list[PluginInfo]:
+        """Every installed plugin, blocked ones included, for ``hub plugins``."""
+        adapter_names = self.adapter_types_by_plugin()
+        infos = []
+        for name in self.plugin_names():
+            version, distribution = self.versions.get(name, ("unknown", None))
+            infos.append(
+                PluginInfo(name, version, distribution, tuple(sorted(adapter_names.get(name, ()))))
+            )
+        for name in sorted(self.blocked):
+            infos.append(PluginInfo(name, "-", None, (), blocked=True))
+        return infos
+
+
+def hook_names() -> list[str]:
+    """Every hook name in hub/hookspecs.py."""
+    return sorted(
+        name for name, value in vars(hookspecs).items() if name.startswith("hub_") and callable(value)
+    )
+
+
