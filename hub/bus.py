@@ -159,6 +159,11 @@ class Subscription:
         self._position = seq
         if not self._matches(event.topic):
             return
+        if not self._queue and not self._busy and not self._pumping:
+            # Nothing waiting ahead of it: hand it over directly, the common case when keeping up.
+            self._handed = seq
+            self._call(event)
+            return
         if len(self._queue) >= self._queue_size:
             if not self._overflowed(event):
                 return
@@ -257,6 +262,9 @@ class Subscription:
     def _call(self, event: Event) -> None:
         try:
             result = self._handler(event)
+            if result is None:
+                self._done(event)
+                return
             if inspect.iscoroutine(result):
                 result = Deferred.fromCoroutine(result)
         except Exception:  # noqa: BLE001 - a failing subscriber is isolated, never propagated
@@ -342,32 +350,28 @@ class Bus:
             )
         except Exception:  # noqa: BLE001 - an unserialisable payload is the publisher's error
             return fail()
-        published: Deferred[int] = Deferred()
-        self.journal.append(request).addCallbacks(
-            self._committed,
-            self._not_committed,
-            callbackArgs=(event, published),
-            errbackArgs=(event, published),
+        # Subscribers are handed the event inside this chain, so they run after the commit and before
+        # any callback the publisher adds: both see a durable event with its seq.
+        return self.journal.append(request).addCallbacks(
+            self._committed, self._not_committed, callbackArgs=(event,), errbackArgs=(event,)
         )
-        return published
 
-    def _committed(self, appended: Appended, event: Event, published: "Deferred[int]") -> None:
+    def _committed(self, appended: Appended, event: Event) -> int:
         if not appended.new:
-            published.callback(appended.seq)
-            return
+            return appended.seq
         self.published += 1
         self.head = appended.seq
-        event = attrs.evolve(event, seq=appended.seq)
-        published.callback(appended.seq)
+        event = event.with_seq(appended.seq)
         for subscription in tuple(self._subscriptions):
             subscription._offer(event)
+        return appended.seq
 
-    def _not_committed(self, failure: Failure, event: Event, published: "Deferred[int]") -> None:
+    def _not_committed(self, failure: Failure, event: Event) -> Failure:
         self.publish_failures += 1
         self.log.error(
             "journal_append_failed", event_id=event.id, topic=event.topic, error=failure.getErrorMessage()
         )
-        published.errback(failure)
+        return failure
 
     # --- subscribing ----------------------------------------------------------------------------------
 

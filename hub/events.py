@@ -16,6 +16,7 @@ from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 import attrs
 import cattrs
+import orjson
 from attrs import field, frozen
 from cattrs.preconf.json import make_converter
 from twisted.internet.interfaces import IReactorTime
@@ -132,6 +133,21 @@ class Event:
     def type_name(self) -> str:
         """The registered name of this event's payload type."""
         return payload_type_name(self.payload)
+
+    def with_seq(self, seq: int) -> "Event":
+        """This event as stored at ``seq``.
+
+        Copies the fields without validating them again (they were checked when the event was
+        made): the bus does this for every event it delivers, so it has to be cheap.
+        """
+        stored = object.__new__(Event)
+        for name in _EVENT_FIELDS:
+            object.__setattr__(stored, name, getattr(self, name))
+        object.__setattr__(stored, "seq", seq)
+        return stored
+
+
+_EVENT_FIELDS = tuple(a.name for a in attrs.fields(Event) if a.name != "seq")
 
 
 def _check_id(value: object) -> None:
@@ -258,8 +274,8 @@ class EventCodec:
             "occurred_at": _timestamp(event.occurred_at),
             "received_at": _timestamp(event.received_at),
             "severity": event.severity.label,
-            "subject": attrs.asdict(event.subject),
-            "location": attrs.asdict(event.location) if event.location is not None else None,
+            "subject": _subject_dict(event.subject),
+            "location": _location_dict(event.location),
             "summary": event.summary,
             "incident_id": event.incident_id,
             "causation_id": event.causation_id,
@@ -270,11 +286,11 @@ class EventCodec:
         return result
 
     def to_json(self, event: Event) -> str:
-        return json.dumps(self.to_dict(event), ensure_ascii=False, separators=(",", ":"))
+        return dumps_json(self.to_dict(event))
 
     def from_json(self, text: str | bytes, *, seq: int | None = None) -> Event:
         try:
-            data = json.loads(text)
+            data = loads_json(text)
         except (ValueError, UnicodeDecodeError) as error:
             raise EventDecodeError(f"not JSON: {error}") from None
         return self.from_dict(data, seq=seq)
@@ -327,6 +343,41 @@ class EventCodec:
         if isinstance(payload, GenericPayload):
             return dict(payload.data)
         return self._converter.unstructure(payload)
+
+
+def dumps_json(data: Any) -> str:
+    """Compact UTF-8 JSON. orjson is several times faster than the standard library on the publish
+    path; values it refuses (integers beyond 64 bits) fall back to the standard encoder."""
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads_json(text: str | bytes) -> Any:
+    """Parse JSON, accepting whatever ``dumps_json`` can write."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # The standard parser also reads NaN and Infinity, which older writers may have produced.
+        return json.loads(text)
+
+
+def _subject_dict(subject: Subject) -> dict[str, Any]:
+    # Written out by hand: attrs.asdict is general and several times slower on the publish path.
+    return {"kind": subject.kind, "id": subject.id, "name": subject.name}
+
+
+def _location_dict(location: Location | None) -> dict[str, Any] | None:
+    if location is None:
+        return None
+    return {
+        "name": location.name,
+        "camera": location.camera,
+        "latitude": location.latitude,
+        "longitude": location.longitude,
+        "uprn": location.uprn,
+    }
 
 
 def _require_str(value: Any, name: str) -> str:

@@ -83,6 +83,9 @@ class Journal:
         self._waiting: list[tuple[AppendRequest, Deferred[Appended]]] = []
         self._flush_queued = False
         self._reader: sqlite3.Connection | None = None
+        # How appends were grouped into commits (the benchmark compares against the same batching).
+        self.flushes = 0
+        self.rows_flushed = 0
 
     @property
     def path(self) -> Path:
@@ -200,6 +203,8 @@ class _Flush:
 
     def resolve(self, appended: list[Appended]) -> None:
         assert self._taken is not None
+        self._journal.flushes += 1
+        self._journal.rows_flushed += len(appended)
         for (_request, deferred), result in zip(self._taken, appended):
             deferred.callback(result)
 

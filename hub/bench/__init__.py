@@ -1,0 +1,1 @@
+"""Benchmarks run by ``hub bench``: each measures the hub beside the physical limit it stands on."""

@@ -1,0 +1,277 @@
+"""The ``hub`` command: run the hub, the demo, check a config, list plugins, read the journal, benchmark.
+
+Exit codes: 0 success, 1 the hub failed while running, 2 bad input (a config error, a missing file, a
+plugin that cannot be loaded), so scripts and service managers can tell them apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from hub import __version__
+from hub.config import ConfigError, HubConfig, blocked_plugins, read_toml, validate
+from hub.plugins import PluginError, PluginHost, make_plugin_manager
+from hub.secrets import collect_secrets, redact
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+BUILT_IN_COMMANDS = ("run", "demo", "check-config", "plugins", "events", "bench")
+
+
+class CliError(Exception):
+    """Bad input the user can fix; printed without a traceback, exit code 2."""
+
+
+# --- loading configuration with its plugins ------------------------------------------------------------
+
+
+def load(path: str | Path) -> tuple[HubConfig, PluginHost]:
+    """Read a config file, load the plugins it does not block, and validate it against them."""
+    raw = read_toml(path)
+    host = make_plugin_manager(blocked=blocked_plugins(raw, path))
+    config = validate(raw, Path(path), host.adapter_types(), os.environ)
+    return config, host
+
+
+def default_demo_config() -> Path:
+    """config/demo.toml in the working folder, else beside the installed ``hub`` package."""
+    for candidate in (Path.cwd() / "config" / "demo.toml", Path(__file__).resolve().parent.parent / "config" / "demo.toml"):
+        if candidate.is_file():
+            return candidate
+    raise CliError("config/demo.toml not found; run from the project folder or pass --config")
+
+
+# --- commands ------------------------------------------------------------------------------------------------
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config, _host = load(args.file)
+    enabled = sum(1 for adapter in config.adapters if adapter.enabled)
+    print(f"{args.file}: ok ({len(config.adapters)} adapter(s), {enabled} enabled)")
+    return EXIT_OK
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    blocked: tuple[str, ...] = ()
+    if args.config:
+        blocked = blocked_plugins(read_toml(args.config), args.config)
+    host = make_plugin_manager(blocked=blocked)
+    for info in host.describe():
+        if info.blocked:
+            print(f"{info.name}  (blocked by config)")
+            continue
+        types = ", ".join(info.adapter_types) or "-"
+        print(f"{info.name}  {info.version}  adapter types: {types}")
+    for failure in host.failures:
+        print(f"{failure.plugin}  FAILED in {failure.hook}: {failure.error}")
+    return EXIT_OK
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from hub.app import journal_path
+    from hub.journal import iter_journal, open_reader
+    from hub.topics import TopicMatcher, TopicPatternError
+
+    config, _host = load(args.config)
+    path = journal_path(config)
+    if not path.is_file():
+        raise CliError(f"no journal at {path}: has the hub run with this configuration?")
+    try:
+        matches = TopicMatcher(args.topic)
+    except TopicPatternError as error:
+        raise CliError(str(error)) from None
+    connection = open_reader(path)
+    position = args.since
+    try:
+        while True:
+            for row in iter_journal(connection, position):
+                position = row.seq
+                if matches(row.topic):
+                    # The stored JSON is written out as it is, with its seq put first.
+                    sys.stdout.write('{"seq":%d,%s\n' % (row.seq, row.body[1:]))
+            sys.stdout.flush()
+            if not args.follow:
+                return EXIT_OK
+            time.sleep(args.poll)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        connection.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config, host = load(args.config)
+    return _serve(config, host, banner=None)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    path = Path(args.config) if args.config else default_demo_config()
+    config, host = load(path)
+    return _serve(config, host, banner=_demo_banner(path, config), echo_events=True)
+
+
+def _demo_banner(path: Path, config: HubConfig) -> str:
+    from hub.app import journal_path
+
+    lines = [
+        f"Partner hub {__version__}: demo running on {path}",
+        f"  journal:        {journal_path(config)}",
+        f"  events as JSON: hub events --config {path} --follow",
+        f"  adapters:       {', '.join(a.source for a in config.adapters if a.enabled) or 'none configured yet'}",
+        "  stop with Ctrl-C",
+    ]
+    return "\n".join(lines)
+
+
+def _serve(config: HubConfig, host: PluginHost, banner: str | None, echo_events: bool = False) -> int:
+    from twisted.internet.defer import Deferred
+    from twisted.internet.task import react
+
+    from hub.app import Hub
+    from hub.logging_setup import configure_logging, get_logger, route_twisted_logs
+
+    secrets = collect_secrets(config)
+    configure_logging(
+        level=config.logging.level,
+        format=config.logging.format,
+        redact=lambda text: redact(text, secrets),
+    )
+    route_twisted_logs()
+    log = get_logger(hub=config.hub.name)
+    outcome = {"code": EXIT_OK}
+
+    async def serve(reactor: Any) -> None:
+        hub = Hub(config, host, reactor, log=log)
+        try:
+            await hub.startService()
+        except Exception as error:  # noqa: BLE001 - report why the hub could not start, then exit
+            log.error("hub_start_failed", error=f"{type(error).__name__}: {error}")
+            outcome["code"] = EXIT_FAILED
+            return
+        reactor.addSystemEventTrigger("before", "shutdown", hub.stopService)
+        if echo_events and hub.bus is not None:
+            hub.bus.subscribe("#", _print_event, name="demo-console")
+        if banner:
+            print(banner, flush=True)
+        # Runs until SIGINT or SIGTERM stops the reactor; the shutdown trigger stops the hub cleanly.
+        await Deferred()
+
+    react(lambda reactor: Deferred.fromCoroutine(serve(reactor)))
+    return outcome["code"]  # pragma: no cover - react exits the process
+
+
+def _print_event(event: Any) -> None:
+    location = f" @ {event.location.name or event.location.camera}" if event.location else ""
+    print(
+        f"{event.received_at:%H:%M:%S} #{event.seq:<6} {event.severity.label:<8} {event.topic:<34} "
+        f"{event.summary}{location}",
+        flush=True,
+    )
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from twisted.internet.defer import Deferred
+    from twisted.internet.task import react
+
+    from hub.bench.bus import BusBenchmark
+
+    if args.what != "bus":
+        raise CliError(f"unknown benchmark {args.what!r}; known: bus")
+    benchmark = BusBenchmark(events=args.events, latency_seconds=args.seconds, rate=args.rate)
+
+    async def measure(reactor: Any) -> None:
+        result = await benchmark.run(reactor)
+        if args.json:
+            print(json.dumps(result, sort_keys=True), flush=True)
+        else:
+            for key, value in sorted(result.items()):
+                print(f"{key:>24}: {value}", flush=True)
+
+    react(lambda reactor: Deferred.fromCoroutine(measure(reactor)))
+    return EXIT_OK  # pragma: no cover - react exits the process
+
+
+# --- parsing ------------------------------------------------------------------------------------------------
+
+
+def build_parser(plugin_commands: Sequence[tuple[str, Any]] = ()) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"partner hub {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the hub on a configuration file")
+    run.add_argument("--config", required=True, help="TOML configuration file")
+    run.set_defaults(handler=cmd_run)
+
+    demo = commands.add_parser("demo", help="run the hub on config/demo.toml with the simulators")
+    demo.add_argument("--config", help="another demo configuration (default config/demo.toml)")
+    demo.set_defaults(handler=cmd_demo)
+
+    check = commands.add_parser("check-config", help="validate a configuration file (exit 0 or 2)")
+    check.add_argument("file")
+    check.set_defaults(handler=cmd_check_config)
+
+    plugins = commands.add_parser("plugins", help="list installed plugins and their adapter types")
+    plugins.add_argument("--config", help="honour this configuration's [plugins] blocked list")
+    plugins.set_defaults(handler=cmd_plugins)
+
+    events = commands.add_parser("events", help="print the journal as JSON lines, each with its seq")
+    events.add_argument("--config", required=True)
+    events.add_argument("--since", type=int, default=0, help="only events after this seq")
+    events.add_argument("--topic", default="#", help="topic pattern, e.g. 'adapter.health.#'")
+    events.add_argument("--follow", action="store_true", help="keep printing new events")
+    events.add_argument("--poll", type=float, default=0.5, help=argparse.SUPPRESS)
+    events.set_defaults(handler=cmd_events)
+
+    bench = commands.add_parser("bench", help="measure performance against the physical limit")
+    bench.add_argument("what", choices=["bus"])
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--events", type=int, default=50_000, help="events for the throughput run")
+    bench.add_argument("--seconds", type=float, default=10.0, help="length of the latency run")
+    bench.add_argument("--rate", type=float, default=2000.0, help="offered events/s in the latency run")
+    bench.set_defaults(handler=cmd_bench)
+
+    for plugin, command in plugin_commands:
+        sub = commands.add_parser(command.name, help=f"{command.help} [plugin {plugin}]")
+        command.add_arguments(sub)
+        sub.set_defaults(handler=command.run)
+    return parser
+
+
+def _plugin_commands() -> list[tuple[str, Any]]:
+    try:
+        return make_plugin_manager().cli_commands(reserved=BUILT_IN_COMMANDS)
+    except PluginError as error:
+        print(f"hub: warning: plugin commands unavailable: {error}", file=sys.stderr)
+        return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser(_plugin_commands())
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (CliError, PluginError) as error:
+        print(f"hub: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except sqlite3.DatabaseError as error:
+        print(f"hub: journal unreadable: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        # Output piped into `head` and the like: not an error.
+        sys.stderr.close()
+        return EXIT_OK
+
