@@ -7,6 +7,8 @@ plugins. Stopping it reverses that, and the journal writes everything it holds b
 
 from __future__ import annotations
 
+import fcntl
+import os
 import random
 from pathlib import Path
 from typing import Any, Callable
@@ -46,6 +48,45 @@ def journal_path(config: HubConfig) -> Path:
     return Path(config.hub.data_dir) / JOURNAL_FILE
 
 
+class DataDirInUse(RuntimeError):
+    """Another hub process already runs on this data directory."""
+
+
+class DataDirLock:
+    """An exclusive lock on a data directory, so two hubs never share one journal.
+
+    The operating system drops the lock when the process dies, however it dies, so a crash never leaves
+    a stale lock behind.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / "hub.lock"
+        self._file: Any = None
+
+    def acquire(self) -> None:
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise DataDirInUse(
+                f"another hub (pid {holder}) is running on {self.path.parent}; stop it first"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
 class Hub(MultiService):
     """One hub process's services, built from a validated configuration and a plugin host."""
 
@@ -80,6 +121,9 @@ class Hub(MultiService):
         self.bus: Bus | None = None
         self.adapters: dict[str, SupervisedAdapter] = {}
         self._retention: LoopingCall | None = None
+        self._lock: DataDirLock | None = None
+        #: The seq of this run's hub.process.started event.
+        self.started_seq: int | None = None
 
     # --- starting --------------------------------------------------------------------------------------
 
@@ -89,6 +133,8 @@ class Hub(MultiService):
     async def _start(self) -> None:
         data_dir = Path(self.config.hub.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = DataDirLock(data_dir)
+        self._lock.acquire()
         settings = WriterSettings(
             synchronous=self.config.journal.synchronous, max_batch=self.config.journal.max_batch
         )
@@ -110,7 +156,7 @@ class Hub(MultiService):
         )
 
         super().startService()
-        await self.bus.publish(
+        self.started_seq = await self.bus.publish(
             self.events(
                 "hub.process.started",
                 HubStarted(
@@ -207,3 +253,5 @@ class Hub(MultiService):
             await super().stopService()
         await self.bus.close()
         self.log.info("journal_closed", head=self.bus.head)
+        if self._lock is not None:
+            self._lock.release()

@@ -124,7 +124,7 @@ def _demo_banner(path: Path, config: HubConfig) -> str:
 
     lines = [
         f"Partner hub {__version__}: demo running on {path}",
-        f"  journal:        {journal_path(config)}",
+        f"  journal:        {journal_path(config).resolve()}",
         f"  events as JSON: hub events --config {path} --follow",
         f"  adapters:       {', '.join(a.source for a in config.adapters if a.enabled) or 'none configured yet'}",
         "  stop with Ctrl-C",
@@ -147,7 +147,6 @@ def _serve(config: HubConfig, host: PluginHost, banner: str | None, echo_events:
     )
     route_twisted_logs()
     log = get_logger(hub=config.hub.name)
-    outcome = {"code": EXIT_OK}
 
     async def serve(reactor: Any) -> None:
         hub = Hub(config, host, reactor, log=log)
@@ -155,18 +154,18 @@ def _serve(config: HubConfig, host: PluginHost, banner: str | None, echo_events:
             await hub.startService()
         except Exception as error:  # noqa: BLE001 - report why the hub could not start, then exit
             log.error("hub_start_failed", error=f"{type(error).__name__}: {error}")
-            outcome["code"] = EXIT_FAILED
-            return
+            # react() turns SystemExit into the process's exit code.
+            raise SystemExit(EXIT_FAILED) from None
         reactor.addSystemEventTrigger("before", "shutdown", hub.stopService)
-        if echo_events and hub.bus is not None:
-            hub.bus.subscribe("#", _print_event, name="demo-console")
+        if echo_events and hub.bus is not None and hub.started_seq is not None:
+            hub.bus.subscribe("#", _print_event, name="demo-console", since=hub.started_seq - 1)
         if banner:
             print(banner, flush=True)
         # Runs until SIGINT or SIGTERM stops the reactor; the shutdown trigger stops the hub cleanly.
         await Deferred()
 
     react(lambda reactor: Deferred.fromCoroutine(serve(reactor)))
-    return outcome["code"]  # pragma: no cover - react exits the process
+    return EXIT_OK  # pragma: no cover - react exits the process
 
 
 def _print_event(event: Any) -> None:
