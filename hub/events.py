@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import re
 from datetime import datetime, timezone
 from typing import Any, Callable, ClassVar, Iterable, Mapping
@@ -85,14 +86,25 @@ class Subject:
     name: str | None = None
 
 
+def _coordinate(limit: float) -> Any:
+    def check(_instance: object, attribute: attrs.Attribute, value: float | None) -> None:
+        if value is not None and not (isinstance(value, (int, float)) and -limit <= value <= limit):
+            raise ValueError(f"{attribute.name} must be a number from -{limit:g} to {limit:g}, got {value!r}")
+
+    return check
+
+
 @frozen
 class Location:
-    """Where an event happened, as precisely as the source knows it. Every field is optional."""
+    """Where an event happened, as precisely as the source knows it. Every field is optional.
+
+    Coordinates are WGS84 degrees; ``uprn`` is the Unique Property Reference Number of a building.
+    """
 
     name: str | None = None
     camera: str | None = None
-    latitude: float | None = None
-    longitude: float | None = None
+    latitude: float | None = field(default=None, validator=_coordinate(90))
+    longitude: float | None = field(default=None, validator=_coordinate(180))
     uprn: str | None = None
 
 
@@ -265,6 +277,7 @@ class EventCodec:
             payload_data = dict(payload.data)
         else:
             payload_data = self._converter.unstructure(payload)
+        _require_finite(payload_data, "payload")
         result: dict[str, Any] = {
             "schema": SCHEMA_VERSION,
             "id": event.id,
@@ -361,6 +374,20 @@ def loads_json(text: str | bytes) -> Any:
     except orjson.JSONDecodeError:
         # The standard parser also reads NaN and Infinity, which older writers may have produced.
         return json.loads(text)
+
+
+def _require_finite(value: Any, path: str) -> None:
+    """Refuse inf and NaN: JSON cannot carry them, and a partner's parser would choke or guess."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{path} is {value!r}; events carry only finite numbers")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (float, dict, list)):
+                _require_finite(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _require_finite(item, f"{path}[{index}]")
 
 
 def _subject_dict(subject: Subject) -> dict[str, Any]:
