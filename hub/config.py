@@ -215,7 +215,7 @@ class ConfigProblem:
 
 
 class ConfigError(Exception):
-    """A config file was refused; ``problems`` holds every problem found, in the order of the file."""
+    """A config file was refused; ``problems`` holds every problem found, section by section."""
 
     def __init__(self, problems: Iterable[ConfigProblem]) -> None:
         self.problems = tuple(problems)
