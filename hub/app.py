@@ -8,6 +8,7 @@ plugins. Stopping it reverses that, and the journal writes everything it holds b
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import random
 from pathlib import Path
@@ -41,6 +42,19 @@ from hub.sqlite_writer import ThreadedSqliteWriter, WriterSettings
 
 JOURNAL_FILE = "journal.sqlite3"
 WriterFactory = Callable[..., Any]
+
+
+def tune_garbage_collector() -> None:
+    """Collect garbage less often than CPython's defaults, for a long-running process.
+
+    Every event makes a few dozen short-lived objects. With the default generation-0 threshold (700
+    allocations) a collection runs every few events, and halves publish throughput (measured with
+    ``hub bench bus``). Reference counting frees almost all of them anyway; the collector only has to
+    find cycles, so running it a hundred times less often costs little memory. Objects that exist once
+    start-up is done are frozen out of collections altogether.
+    """
+    gc.set_threshold(100_000, 50, 100)
+    gc.freeze()
 
 
 def journal_path(config: HubConfig) -> Path:
