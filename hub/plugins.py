@@ -10,6 +10,7 @@ recorded, and the others' contributions are kept.
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 from typing import Any, Iterable
 
 import attrs
@@ -78,8 +79,10 @@ def make_plugin_manager(
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as error:
+        # pluggy's error carries the plugin object, not the name it was registered under.
+        name = manager.get_name(error.plugin) or repr(error.plugin)
         raise PluginError(
-            f"plugin {error.plugin_name!r} implements a hook that does not exist: {error}. "
+            f"plugin {name!r} implements a hook that does not exist: {error}. "
             "Hook names are listed in hub/hookspecs.py"
         ) from None
     return host
@@ -122,7 +125,8 @@ class PluginHost:
             )
 
     def plugin_names(self) -> list[str]:
-        return sorted(name for name, _plugin in self.manager.list_name_plugin())
+        # pluggy lists a blocked name with None for its plugin; it is not installed, so not named here.
+        return sorted(name for name, plugin in self.manager.list_name_plugin() if plugin is not None)
 
     # --- calling hooks one plugin at a time ------------------------------------------------------
 
@@ -159,6 +163,10 @@ class PluginHost:
 
     def _record(self, plugin: str, hook: str, error: BaseException) -> None:
         failure = PluginFailure(plugin=plugin, hook=hook, error=f"{type(error).__name__}: {error}")
+        if failure in self.failures:
+            # Registration hooks are asked again (the CLI validates config, then the Hub is built);
+            # the same failure must not become a second hub.plugin.failed event.
+            return
         self.failures.append(failure)
         self.log.error("plugin_failed", plugin=plugin, hook=hook, error=failure.error)
 
@@ -216,6 +224,9 @@ class PluginHost:
     def _lifecycle(self, hook_name: str, hub: Any) -> "Deferred[None]":
         waits: list[Deferred] = []
         for plugin, answer in self._call_each(hook_name, hub=hub):
+            if inspect.iscoroutine(answer):
+                # An ``async def`` hook is the house style; left as a bare coroutine it would never run.
+                answer = Deferred.fromCoroutine(answer)
             if isinstance(answer, Deferred):
                 answer.addErrback(self._lifecycle_failed, plugin, hook_name)
                 waits.append(answer)
