@@ -1,0 +1,565 @@
+"""The Hub runs the journal, each enabled adapter under supervision, the plugins' life cycle and retention."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from attrs import frozen
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python.failure import Failure
+
+from hub.api import AdapterContext, AdapterType
+from hub.app import DataDirInUse, Hub, journal_path
+from hub.bus import BusClosed
+from hub.config import HubConfig, validate
+from hub.events import AdapterState, Severity, Subject
+from hub.hookspecs import hookimpl
+from hub.journal import iter_journal, open_reader
+from hub.plugins import CORE_PLUGIN_NAME, PluginHost, make_plugin_manager
+from hub.runtime import SupervisedAdapter
+from hub.sqlite_writer import InlineSqliteWriter
+from hub.testing import assert_no_pending_timers
+
+#: The fake clock starts at a realistic POSIX time, so journal times look like real ones.
+START = 1_750_000_000.0
+
+# --- A throwaway adapter plugin whose instances the test controls ------------------------------------
+
+
+@frozen
+class GadgetConfig:
+    label: str = "gadget"
+
+
+@frozen
+class GadgetSignalled:
+    """A payload the gadget plugin contributes, so its adapters have something of their own to publish."""
+
+    TYPE: ClassVar[str] = "gadget.signal.received"
+
+    text: str
+
+
+class GadgetService(Service):
+    """One run of a gadget adapter instance; its start raises while the plugin says it should."""
+
+    def __init__(self, context: AdapterContext, plugin: "GadgetPlugin") -> None:
+        self.context = context
+        self._plugin = plugin
+
+    def startService(self) -> None:  # noqa: N802 - Twisted's name
+        if self._plugin.start_failures.get(self.context.name, 0) > 0:
+            self._plugin.start_failures[self.context.name] -= 1
+            raise RuntimeError("gadget jammed")
+        super().startService()
+
+    def signal(self, text: str) -> "Deferred[int]":
+        """Publish a ``gadget.signal.received`` event from this instance."""
+        return self.context.bus.publish(
+            self.context.events(
+                GadgetSignalled.TYPE,
+                GadgetSignalled(text),
+                severity=Severity.INFO,
+                subject=Subject(kind="gadget", id=self.context.name),
+                summary=text,
+            )
+        )
+
+
+class GadgetPlugin:
+    """Offers the ``gadget`` adapter type and its event type, and keeps every service it builds."""
+
+    def __init__(self) -> None:
+        self.built: dict[str, list[GadgetService]] = {}
+        #: How many more starts of each instance (by source name) raise.
+        self.start_failures: dict[str, int] = {}
+
+    @hookimpl
+    def hub_register_adapter_types(self) -> list[AdapterType]:
+        return [AdapterType(name="gadget", config_class=GadgetConfig, factory=self.build)]
+
+    @hookimpl
+    def hub_register_event_types(self) -> list[type]:
+        return [GadgetSignalled]
+
+    def build(self, context: AdapterContext) -> GadgetService:
+        service = GadgetService(context, self)
+        self.built.setdefault(context.name, []).append(service)
+        return service
+
+    def current(self, source: str) -> GadgetService:
+        """The latest service built for an instance."""
+        return self.built[source][-1]
+
+
+class RaisingStartedPlugin:
+    """Raises as soon as the hub tells it that it has started."""
+
+    @hookimpl
+    def hub_started(self, hub: Hub) -> None:
+        raise RuntimeError("cannot subscribe")
+
+
+class FailingStartedPlugin:
+    """Answers hub_started with a Deferred that fails."""
+
+    @hookimpl
+    def hub_started(self, hub: Hub) -> "Deferred[None]":
+        return fail(RuntimeError("cannot subscribe"))
+
+
+class AsyncRaisingStartedPlugin:
+    """An ``async def`` hub_started that raises."""
+
+    @hookimpl
+    async def hub_started(self, hub: Hub) -> None:
+        raise RuntimeError("cannot subscribe")
+
+
+class RaisingEventTypesPlugin:
+    """Raises when asked for its event types."""
+
+    @hookimpl
+    def hub_register_event_types(self) -> list[type]:
+        raise ValueError("event types unavailable")
+
+
+class SlowStoppingPlugin:
+    """Answers hub_stopping with a Deferred the test fires."""
+
+    def __init__(self) -> None:
+        self.done: Deferred[None] = Deferred()
+        self.told: list[Hub] = []
+
+    @hookimpl
+    def hub_stopping(self, hub: Hub) -> "Deferred[None]":
+        self.told.append(hub)
+        return self.done
+
+
+# --- Building and driving a hub on a fake clock -----------------------------------------------------
+
+TWO_GADGETS = {
+    "north": {"type": "gadget", "supervision": {"restart_initial_s": 1.0, "restart_jitter": 0.0}},
+    "south": {"type": "gadget", "supervision": {"restart_initial_s": 1.0, "restart_jitter": 0.0}},
+}
+
+
+def inline_writer(path: Path, settings: Any, reactor: Any, migrations: Any) -> InlineSqliteWriter:
+    return InlineSqliteWriter(path, settings, reactor, migrations)
+
+
+def make_host(*plugins: tuple[object, str]) -> PluginHost:
+    return make_plugin_manager(load_entry_points=False, extra_plugins=list(plugins))
+
+
+def make_config(
+    tmp_path: Path,
+    host: PluginHost,
+    adapters: dict[str, Any] = TWO_GADGETS,
+    **sections: dict[str, Any],
+) -> HubConfig:
+    raw: dict[str, Any] = {
+        "hub": {"name": "Test room", "data_dir": str(tmp_path / "data"), "shutdown_grace_s": 5},
+        "adapters": adapters,
+    }
+    for name, section in sections.items():
+        raw.setdefault(name, {}).update(section)
+    return validate(raw, tmp_path / "hub.toml", host.adapter_types(), environ={})
+
+
+def make_hub(config: HubConfig, host: PluginHost, clock: MemoryReactorClock) -> Hub:
+    return Hub(config, host, clock, writer_factory=inline_writer, rng=random.Random(0))
+
+
+@pytest.fixture
+def clock() -> MemoryReactorClock:
+    clock = MemoryReactorClock()
+    clock.advance(START)
+    return clock
+
+
+@pytest.fixture
+def gadgets() -> GadgetPlugin:
+    return GadgetPlugin()
+
+
+def settle(clock: MemoryReactorClock, turns: int = 10_000) -> None:
+    """Run everything due at the current time, including what that schedules, until quiet."""
+    for _ in range(turns):
+        if not any(call.getTime() <= clock.seconds() for call in clock.getDelayedCalls()):
+            return
+        clock.advance(0)
+    raise AssertionError(f"still busy after {turns} turns of the clock")
+
+
+def advance(clock: MemoryReactorClock, seconds: float, step: float = 1.0) -> None:
+    """Let ``seconds`` pass in steps, settling after each, as a running reactor would."""
+    target = clock.seconds() + seconds
+    while clock.seconds() < target:
+        clock.advance(min(step, target - clock.seconds()))
+        settle(clock)
+
+
+def start(hub: Hub, clock: MemoryReactorClock) -> None:
+    started = hub.startService()
+    settle(clock)
+    assert success_result_of(started) is None
+
+
+def stop(hub: Hub, clock: MemoryReactorClock) -> None:
+    stopped = hub.stopService()
+    settle(clock)
+    assert success_result_of(stopped) is None
+
+
+def success_result_of(d: Deferred[Any]) -> Any:
+    results: list[Any] = []
+    d.addBoth(results.append)
+    assert results, f"{d!r} has no result yet"
+    if isinstance(results[0], Failure):
+        results[0].raiseException()
+    return results[0]
+
+
+def failure_result_of(d: Deferred[Any]) -> Failure:
+    results: list[Any] = []
+    d.addBoth(results.append)
+    assert results, f"{d!r} has no result yet"
+    assert isinstance(results[0], Failure), f"{d!r} succeeded with {results[0]!r}"
+    return results[0]
+
+
+def has_no_result(d: Deferred[Any]) -> bool:
+    results: list[Any] = []
+    d.addBoth(lambda result: results.append(result) or result)
+    return not results
+
+
+def journal(config: HubConfig) -> list[dict[str, Any]]:
+    """Every event in the configuration's journal file, as stored, with its seq."""
+    connection = open_reader(journal_path(config))
+    try:
+        return [dict(json.loads(row.body), seq=row.seq) for row in iter_journal(connection)]
+    finally:
+        connection.close()
+
+
+def topics(config: HubConfig, source: str | None = None) -> list[str]:
+    return [event["topic"] for event in journal(config) if source is None or event["source"] == source]
+
+
+def plugin_failures(config: HubConfig) -> list[dict[str, Any]]:
+    return [event["payload"] for event in journal(config) if event["topic"] == "hub.plugin.failed"]
+
+
+# --- Starting ------------------------------------------------------------------------------------------
+
+
+def test_start_publishes_started_with_adapters_and_plugins(tmp_path, clock, gadgets):
+    """Starting journals hub.process.started naming the running adapters and the installed plugins."""
+    host = make_host((gadgets, "gadget"))
+    config = make_config(tmp_path, host)
+    hub = make_hub(config, host, clock)
+
+    start(hub, clock)
+
+    [started] = [event for event in journal(config) if event["topic"] == "hub.process.started"]
+    assert started["payload"]["adapters"] == ["gadget.north", "gadget.south"]
+    assert started["payload"]["plugins"] == sorted([CORE_PLUGIN_NAME, "gadget"])
+    assert started["source"] == "hub.core"
+    assert hub.started_seq == started["seq"]
+    assert hub.running
+    stop(hub, clock)
+
+
+def test_each_enabled_adapter_runs_supervised(tmp_path, clock, gadgets):
+    """Every enabled adapter instance runs under its own supervisor; a disabled one is not built."""
+    host = make_host((gadgets, "gadget"))
+    adapters = {**TWO_GADGETS, "spare": {"type": "gadget", "enabled": False}}
+    config = make_config(tmp_path, host, adapters)
+    hub = make_hub(config, host, clock)
+
+    start(hub, clock)
+
+    assert sorted(hub.adapters) == ["gadget.north", "gadget.south"]
+    for source in ("gadget.north", "gadget.south"):
+        supervisor = hub.adapters[source]
+        assert isinstance(supervisor, SupervisedAdapter)
+        assert supervisor.parent is hub
+        assert supervisor.status.state is AdapterState.RUNNING
+        assert gadgets.current(source).running
+        assert topics(config, source) == ["adapter.health.starting", "adapter.health.running"]
+    assert "gadget.spare" not in gadgets.built
+    assert topics(config, "gadget.spare") == []
+    stop(hub, clock)
+
+
+def test_adapters_publish_their_plugins_event_types(tmp_path, clock, gadgets):
+    """An adapter publishes its plugin's own event type, and it is journaled as that type."""
+    host = make_host((gadgets, "gadget"))
+    config = make_config(tmp_path, host)
+    hub = make_hub(config, host, clock)
+    start(hub, clock)
+
+    published = gadgets.current("gadget.north").signal("door opened")
+    settle(clock)
+
+    seq = success_result_of(published)
+    [event] = hub.bus.replay(since=seq - 1)
+    assert event.payload == GadgetSignalled("door opened")
+    assert event.source == "gadget.north"
+    stop(hub, clock)
+
+
+# --- Plugins that fail ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "plugin", [RaisingStartedPlugin(), FailingStartedPlugin(), AsyncRaisingStartedPlugin()],
+    ids=["raises", "fails-its-deferred", "async-raises"],
+)
+def test_plugin_failing_in_hub_started_is_journaled_and_the_hub_runs_on(tmp_path, clock, gadgets, plugin):
+    """A plugin failing in hub_started becomes hub.plugin.failed; the hub and every adapter keep running."""
+    host = make_host((gadgets, "gadget"), (plugin, "broken"))
+    config = make_config(tmp_path, host)
+    hub = make_hub(config, host, clock)
+
+    start(hub, clock)
+
+    assert plugin_failures(config) == [
+        {"plugin": "broken", "hook": "hub_started", "error": "RuntimeError: cannot subscribe"}
+    ]
+    assert hub.running
+    assert all(adapter.status.state is AdapterState.RUNNING for adapter in hub.adapters.values())
+    published = gadgets.current("gadget.south").signal("still here")
+    settle(clock)
+    assert success_result_of(published) > 0
+    stop(hub, clock)
+
+
+def test_plugin_failing_to_register_event_types_is_journaled_and_the_hub_runs_on(tmp_path, clock, gadgets):
+    """A plugin raising in hub_register_event_types becomes hub.plugin.failed; the rest start as usual."""
+    host = make_host((gadgets, "gadget"), (RaisingEventTypesPlugin(), "broken"))
+    config = make_config(tmp_path, host)
+    hub = make_hub(config, host, clock)
+
+    start(hub, clock)
+
+    assert plugin_failures(config) == [
+        {
+            "plugin": "broken",
+            "hook": "hub_register_event_types",
+            "error": "ValueError: event types unavailable",
+        }
+    ]
+    assert hub.running
+    assert all(adapter.status.state is AdapterState.RUNNING for adapter in hub.adapters.values())
+    # The other plugin's event types were still registered.
+    published = gadgets.current("gadget.north").signal("still typed")
+    settle(clock)
+    [event] = hub.bus.replay(since=success_result_of(published) - 1)
+    assert event.payload == GadgetSignalled("still typed")
+    stop(hub, clock)
+
+
+# --- Adapters that fail -----------------------------------------------------------------------------------
+
+
+def test_adapter_failing_to_start_is_restarted_after_backoff(tmp_path, clock, gadgets):
+    """An adapter whose start raises is reported failed and restarted after its back-off; others run on."""
+    host = make_host((gadgets, "gadget"))
+    config = make_config(tmp_path, host)
+    hub = make_hub(config, host, clock)
+    gadgets.start_failures["gadget.north"] = 1
+
+    start(hub, clock)
+
+    assert topics(config, "gadget.north") == ["adapter.health.starting", "adapter.health.failed"]
+    [failed] = [event for event in journal(config) if event["topic"] == "adapter.health.failed"]
+    assert failed["payload"]["reason"] == "RuntimeError: gadget jammed"
+    assert failed["payload"]["retry_in_s"] == 1.0
+    assert hub.running
+    assert hub.adapters["gadget.south"].status.state is AdapterState.RUNNING
+
+    advance(clock, 0.5, step=0.5)
+    assert topics(config, "gadget.north")[-1] == "adapter.health.failed"
+
+    advance(clock, 0.5, step=0.5)
+    assert topics(config, "gadget.north") == [
+        "adapter.health.starting",
+        "adapter.health.failed",
+        "adapter.health.restarting",
+        "adapter.health.running",
+    ]
+    assert hub.adapters["gadget.north"].status.state is AdapterState.RUNNING
+    assert len(gadgets.built["gadget.north"]) == 2
+    # The healthy adapter was never touched.
+    assert topics(config, "gadget.south") == ["adapter.health.starting", "adapter.health.running"]
+    assert len(gadgets.built["gadget.south"]) == 1
+    stop(hub, clock)
+
+
+# --- Stopping ---------------------------------------------------------------------------------------------
+
+
+def test_stop_announces_stops_adapters_and_closes_the_journal(tmp_path, clock, gadgets):
+    """Stopping journals hub.process.stopping, stops each adapter, closes the journal and leaves no timer."""
+    host = make_host((gadgets, "gadget"))
+    config = make_config(tmp_path, host)
+    hub = make_hub(config, host, clock)
+    start(hub, clock)
+
+    stop(hub, clock)
+
+    recorded = topics(config)
+    assert recorded[-3:].count("adapter.health.stopped") == 2
+    assert recorded.index("hub.process.stopping") < recorded.index("adapter.health.stopped")
+    assert [event["source"] for event in journal(config) if event["topic"] == "adapter.health.stopped"] == [
+        "gadget.south",  # MultiService stops its children in reverse order
+        "gadget.north",
+    ]
+    assert not hub.running
+    assert not any(service.running for services in gadgets.built.values() for service in services)
+    late = gadgets.current("gadget.north").signal("too late")
+    assert isinstance(failure_result_of(late).value, BusClosed)
+    assert_no_pending_timers(clock)
+
+
+def test_stop_while_an_adapter_waits_to_restart_leaves_no_timer(tmp_path, clock, gadgets):
+    """Stopping while an adapter waits out its back-off cancels the restart."""
+    host = make_host((gadgets, "gadget"))
+    config = make_config(tmp_path, host)
+    hub = make_hub(config, host, clock)
+    gadgets.start_failures["gadget.north"] = 1
+    start(hub, clock)
+
+    stop(hub, clock)
+
+    assert_no_pending_timers(clock)
+    assert "adapter.health.restarting" not in topics(config, "gadget.north")
+
+
+def test_stop_waits_for_hub_stopping_plugins(tmp_path, clock, gadgets):
+    """Stopping waits for each plugin's hub_stopping Deferred before it stops the adapters."""
+    slow = SlowStoppingPlugin()
+    host = make_host((gadgets, "gadget"), (slow, "slow"))
+    config = make_config(tmp_path, host)
+    hub = make_hub(config, host, clock)
+    start(hub, clock)
+
+    stopped = hub.stopService()
+    settle(clock)
+
+    assert slow.told == [hub]
+    assert has_no_result(stopped)
+    assert "adapter.health.stopped" not in topics(config)
+    assert all(adapter.status.state is AdapterState.RUNNING for adapter in hub.adapters.values())
+
+    slow.done.callback(None)
+    settle(clock)
+
+    assert success_result_of(stopped) is None
+    assert topics(config).count("adapter.health.stopped") == 2
+    assert_no_pending_timers(clock)
+
+
+def test_stop_abandons_a_plugin_that_overruns_the_grace_period(tmp_path, clock, gadgets):
+    """A hub_stopping that never finishes is given up on after shutdown_grace_s, and the stop completes."""
+    slow = SlowStoppingPlugin()
+    host = make_host((gadgets, "gadget"), (slow, "slow"))
+    config = make_config(tmp_path, host, hub={"shutdown_grace_s": 5})
+    hub = make_hub(config, host, clock)
+    start(hub, clock)
+
+    stopped = hub.stopService()
+    settle(clock)
+    advance(clock, 4.5, step=0.5)
+    assert has_no_result(stopped)
+
+    advance(clock, 0.5, step=0.5)
+
+    assert success_result_of(stopped) is None
+    assert topics(config).count("adapter.health.stopped") == 2
+    assert_no_pending_timers(clock)
+
+
+# --- Retention --------------------------------------------------------------------------------------------
+
+
+def test_retention_prunes_events_older_than_retention_days(tmp_path, clock, gadgets):
+    """Each prune interval, events older than retention_days are deleted and newer ones kept."""
+    host = make_host((gadgets, "gadget"))
+    # 1000 s of retention, pruned every 100 s.
+    config = make_config(
+        tmp_path, host, journal={"retention_days": 1000 / 86_400, "prune_interval_s": 100}
+    )
+    hub = make_hub(config, host, clock)
+    start(hub, clock)
+    at_start = len(journal(config))
+
+    advance(clock, 500, step=100)
+    gadgets.current("gadget.north").signal("half way")
+    settle(clock)
+    # At START + 1000 nothing is older than 1000 s yet.
+    advance(clock, 500, step=100)
+    assert len(journal(config)) == at_start + 1
+
+    advance(clock, 100, step=100)
+
+    remaining = journal(config)
+    assert [event["topic"] for event in remaining] == ["gadget.signal.received"]
+    assert remaining[0]["seq"] == at_start + 1
+    stop(hub, clock)
+
+
+# --- One hub per data directory ---------------------------------------------------------------------------
+
+
+def test_second_hub_on_the_same_data_dir_fails_to_start(tmp_path, clock, gadgets):
+    """A second hub on a data directory in use fails with DataDirInUse naming the pid; the first runs on."""
+    host = make_host((gadgets, "gadget"))
+    config = make_config(tmp_path, host)
+    first = make_hub(config, host, clock)
+    start(first, clock)
+
+    second_host = make_host((GadgetPlugin(), "gadget"))
+    second = make_hub(make_config(tmp_path, second_host), second_host, clock)
+    starting = second.startService()
+    settle(clock)
+
+    error = failure_result_of(starting).value
+    assert isinstance(error, DataDirInUse)
+    assert f"pid {os.getpid()}" in str(error)
+    assert first.running
+    published = gadgets.current("gadget.north").signal("first hub still writes")
+    settle(clock)
+    assert success_result_of(published) > 0
+    assert "gadget.signal.received" in topics(config)
+    assert topics(config).count("hub.process.started") == 1
+    success_result_of(second.stopService())
+    stop(first, clock)
+
+
+def test_a_stopped_hub_releases_its_data_dir(tmp_path, clock, gadgets):
+    """Once a hub has stopped, another starts on its data directory and carries on its journal."""
+    host = make_host((gadgets, "gadget"))
+    config = make_config(tmp_path, host)
+    first = make_hub(config, host, clock)
+    start(first, clock)
+    stop(first, clock)
+    head = len(journal(config))
+
+    second = make_hub(config, host, clock)
+    start(second, clock)
+
+    assert second.started_seq is not None and second.started_seq > head
+    assert topics(config).count("hub.process.started") == 2
+    stop(second, clock)

@@ -1,0 +1,465 @@
+"""The ``hub`` command, run as a real process: check-config, plugins, events, run and demo."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
+
+import pytest
+from twisted.internet.testing import MemoryReactorClock
+
+from hub import __version__
+from hub.journal import iter_journal, open_reader
+from hub.testing import BusHarness
+
+REPO = Path(__file__).resolve().parent.parent
+#: The console script installed beside this interpreter, as an operator runs it.
+HUB = Path(sys.executable).parent / "hub"
+#: How long any one wait on a process may take before the test gives up.
+DEADLINE_S = 20.0
+
+T = TypeVar("T")
+
+
+# --- Running the command ---------------------------------------------------------------------------------
+
+
+def hub(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``hub ARGS`` to completion and return what it printed."""
+    return subprocess.run(
+        [str(HUB), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=DEADLINE_S
+    )
+
+
+def assert_no_traceback(stderr: str) -> None:
+    assert "Traceback" not in stderr, stderr
+
+
+def wait_until(condition: Callable[[], T], what: str, process: subprocess.Popen[str] | None = None) -> T:
+    """Poll ``condition`` until it is truthy; fail after DEADLINE_S, or at once if ``process`` exits."""
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"hub exited with {process.returncode} while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {DEADLINE_S:g} s")
+        time.sleep(0.05)
+
+
+class HubProcess:
+    """A long-running ``hub`` process: stdout lines collected as they come, killed at the end if still up."""
+
+    def __init__(self, args: Sequence[str | Path], cwd: Path, command: Sequence[str | Path] = (HUB,)) -> None:
+        self._stderr_path = cwd / f"hub-{time.monotonic_ns()}.stderr"
+        self._stderr_file = open(self._stderr_path, "w")
+        self.process = subprocess.Popen(
+            [*map(str, command), *map(str, args)],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr_file,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def stderr(self) -> str:
+        return self._stderr_path.read_text()
+
+    def wait_for_line(self, pattern: str) -> int:
+        """The index of the first stdout line matching ``pattern``, once there is one."""
+
+        def find() -> int | None:
+            for index, line in enumerate(list(self.lines)):
+                if re.search(pattern, line):
+                    return index + 1  # truthy even for the first line
+            return None
+
+        return wait_until(find, f"stdout line matching {pattern!r}", self.process) - 1
+
+    def terminate(self) -> int:
+        """Send SIGTERM, as a service manager does, and return the exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.wait_for_exit()
+
+    def wait_for_exit(self) -> int:
+        """The exit code, once the process has ended and its output is read."""
+        code = self.process.wait(timeout=DEADLINE_S)
+        self._reader.join(timeout=DEADLINE_S)
+        return code
+
+    def __enter__(self) -> "HubProcess":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(timeout=DEADLINE_S)
+        finally:
+            self._reader.join(timeout=DEADLINE_S)
+            self._stderr_file.close()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+
+
+# --- Configurations and journals --------------------------------------------------------------------------
+
+
+def write_config(folder: Path, name: str = "hub.toml", extra: str = "") -> Path:
+    """A small valid configuration whose data directory is ``folder/data``."""
+    path = folder / name
+    path.write_text(
+        '[hub]\nname = "Test room"\ndata_dir = "data"\nshutdown_grace_s = 5\n'
+        '[logging]\nformat = "json"\n' + extra
+    )
+    return path
+
+
+def journal_topics(data_dir: Path) -> list[str]:
+    """The topics in a data directory's journal, in order; none while it does not exist yet."""
+    path = data_dir / "journal.sqlite3"
+    if not path.is_file():
+        return []
+    connection = open_reader(path)
+    try:
+        return [row.topic for row in iter_journal(connection)]
+    except sqlite3.OperationalError:
+        return []  # the hub is still creating the schema
+    finally:
+        connection.close()
+
+
+def fill_journal(data_dir: Path, topics: Sequence[str]) -> None:
+    """Write a journal of one event per topic into ``data_dir``, as a hub would have."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    harness = BusHarness(data_dir, MemoryReactorClock())
+    for index, topic in enumerate(topics):
+        harness.publish(harness.note(f"event {index}", topic=topic))
+    harness.settle()
+    harness.close()
+
+
+def json_lines(stdout: str) -> list[dict[str, Any]]:
+    """Every stdout line parsed as JSON; fails if any line is not a JSON object."""
+    parsed = [json.loads(line) for line in stdout.splitlines()]
+    assert all(isinstance(item, dict) for item in parsed)
+    return parsed
+
+
+# --- check-config -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["example.toml", "demo.toml"])
+def test_check_config_accepts_the_shipped_configurations(tmp_path, name):
+    """check-config exits 0 and says ok for each configuration file shipped in config/."""
+    path = REPO / "config" / name
+
+    result = hub("check-config", path, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{path}: ok")
+    assert_no_traceback(result.stderr)
+
+
+def test_check_config_lists_every_problem(tmp_path):
+    """check-config exits 2 and lists every problem with its file, key path, what was found and expected."""
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        "[hub]\nname = 5\nshutdown_grace_s = \"soon\"\ncolour = \"blue\"\n"
+        "[journal]\nretention_days = -1\n"
+        "[logging]\nlevel = \"loud\"\n"
+    )
+
+    result = hub("check-config", path, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert_no_traceback(result.stderr)
+    lines = result.stderr.splitlines()
+    expected = [
+        ("hub.colour", "an unknown key", "one of: data_dir, name, shutdown_grace_s"),
+        ("hub.name", "5 (an integer)", "a string"),
+        ("hub.shutdown_grace_s", '"soon" (a string)', "a number"),
+        ("journal.retention_days", "-1 (an integer)", "a number above 0"),
+        ("logging.level", '"loud" (a string)', "one of: debug, info, warning, error"),
+    ]
+    for key_path, found, wanted in expected:
+        matching = [line for line in lines if line.startswith(f"{path}: {key_path}: found ")]
+        assert len(matching) == 1, (key_path, lines)
+        assert f"found {found}, expected {wanted}" in matching[0]
+    assert len(lines) == len(expected)
+
+
+def test_check_config_refuses_a_missing_file(tmp_path):
+    """check-config exits 2 naming a file that does not exist, without a traceback."""
+    path = tmp_path / "nowhere.toml"
+
+    result = hub("check-config", path, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{path}: found no readable file")
+    assert "expected a readable TOML file" in result.stderr
+    assert_no_traceback(result.stderr)
+
+
+def test_check_config_refuses_toml_syntax_errors(tmp_path):
+    """check-config exits 2 with the line and column of a TOML syntax error, without a traceback."""
+    path = tmp_path / "broken.toml"
+    path.write_text('[hub]\nname = "unterminated\n')
+
+    result = hub("check-config", path, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{path}: line 2, column ")
+    assert "found a syntax error" in result.stderr
+    assert "expected valid TOML" in result.stderr
+    assert_no_traceback(result.stderr)
+
+
+# --- plugins ----------------------------------------------------------------------------------------------
+
+
+def test_plugins_lists_the_core_plugin_with_its_version(tmp_path):
+    """plugins lists hub.core with the hub's version."""
+    result = hub("plugins", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert re.search(rf"^hub\.core\s+{re.escape(__version__)}\s", result.stdout, re.MULTILINE), result.stdout
+    assert_no_traceback(result.stderr)
+
+
+def test_plugins_shows_what_a_config_blocks(tmp_path):
+    """plugins --config marks a plugin the configuration blocks."""
+    config = write_config(tmp_path, extra='[plugins]\nblocked = ["nosy"]\n')
+
+    result = hub("plugins", "--config", config, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "nosy  (blocked by config)" in result.stdout.splitlines()
+
+
+# --- events -----------------------------------------------------------------------------------------------
+
+TOPICS = ["test.note.written", "adapter.health.failed", "test.note.written", "adapter.health.running"]
+
+
+def test_events_prints_one_json_object_per_line_with_its_seq(tmp_path):
+    """events prints the whole journal, nothing but JSON lines, each with its seq first."""
+    config = write_config(tmp_path)
+    fill_journal(tmp_path / "data", TOPICS)
+
+    result = hub("events", "--config", config, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    events = json_lines(result.stdout)
+    assert [event["seq"] for event in events] == [1, 2, 3, 4]
+    assert [event["topic"] for event in events] == TOPICS
+    assert all(next(iter(event)) == "seq" for event in events)
+    assert_no_traceback(result.stderr)
+
+
+def test_events_since_prints_only_later_events(tmp_path):
+    """events --since N prints only the events after seq N."""
+    config = write_config(tmp_path)
+    fill_journal(tmp_path / "data", TOPICS)
+
+    result = hub("events", "--config", config, "--since", "2", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert [event["seq"] for event in json_lines(result.stdout)] == [3, 4]
+
+
+def test_events_topic_prints_only_matching_events(tmp_path):
+    """events --topic prints only the events whose topic matches the pattern, with their own seqs."""
+    config = write_config(tmp_path)
+    fill_journal(tmp_path / "data", TOPICS)
+
+    result = hub("events", "--config", config, "--topic", "adapter.health.#", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    events = json_lines(result.stdout)
+    assert [(event["seq"], event["topic"]) for event in events] == [
+        (2, "adapter.health.failed"),
+        (4, "adapter.health.running"),
+    ]
+
+
+def test_events_refuses_a_bad_topic_pattern(tmp_path):
+    """events exits 2 with the reason when the topic pattern is malformed."""
+    config = write_config(tmp_path)
+    fill_journal(tmp_path / "data", TOPICS)
+
+    result = hub("events", "--config", config, "--topic", "Adapter.#", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "'Adapter'" in result.stderr
+    assert_no_traceback(result.stderr)
+
+
+def test_events_without_a_journal_says_so(tmp_path):
+    """events exits 2 with a clear message when the hub has never run with this configuration."""
+    config = write_config(tmp_path)
+
+    result = hub("events", "--config", config, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"hub: no journal at {tmp_path / 'data' / 'journal.sqlite3'}")
+    assert "has the hub run" in result.stderr
+    assert_no_traceback(result.stderr)
+
+
+# --- run --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_run_starts_and_stops_cleanly_on_sigterm(tmp_path):
+    """run journals hub.process.started, and on SIGTERM journals hub.process.stopping and exits 0."""
+    config = write_config(tmp_path)
+    data_dir = tmp_path / "data"
+
+    with HubProcess(["run", "--config", config], cwd=tmp_path) as running:
+        wait_until(lambda: "hub.process.started" in journal_topics(data_dir), "hub.process.started",
+                   running.process)
+
+        code = running.terminate()
+
+        assert code == 0, running.stderr
+        assert journal_topics(data_dir) == ["hub.process.started", "hub.process.stopping"]
+        assert_no_traceback(running.stderr)
+    # What the running hub journaled is what `hub events` shows.
+    events = json_lines(hub("events", "--config", config, cwd=tmp_path).stdout)
+    assert [event["topic"] for event in events] == ["hub.process.started", "hub.process.stopping"]
+
+
+@pytest.mark.slow
+def test_second_run_on_the_same_data_dir_exits_1_naming_the_other_pid(tmp_path):
+    """A second run on a data directory in use exits 1 naming the running hub's pid; the first runs on."""
+    config = write_config(tmp_path)
+    data_dir = tmp_path / "data"
+
+    with HubProcess(["run", "--config", config], cwd=tmp_path) as first:
+        wait_until(lambda: "hub.process.started" in journal_topics(data_dir), "hub.process.started",
+                   first.process)
+
+        second = hub("run", "--config", config, cwd=tmp_path)
+
+        assert second.returncode == 1
+        assert f"pid {first.pid}" in second.stderr
+        assert_no_traceback(second.stderr)
+        assert first.process.poll() is None
+        assert journal_topics(data_dir) == ["hub.process.started"]
+        assert first.terminate() == 0
+
+
+#: Serves a config as `hub run` does, with one extra plugin whose hub_started waits for a file to appear.
+SLOW_START_SCRIPT = """
+import sys
+from pathlib import Path
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall
+
+from hub.cli import _serve
+from hub.config import load_config
+from hub.hookspecs import hookimpl
+from hub.plugins import make_plugin_manager
+
+release = Path(sys.argv[2])
+
+
+class WaitsForRelease:
+    @hookimpl
+    def hub_started(self, hub):
+        print("hub_started called", flush=True)
+        done = Deferred()
+
+        def check():
+            if release.exists():
+                poll.stop()
+                done.callback(None)
+
+        poll = LoopingCall(check)
+        poll.clock = hub.reactor
+        poll.start(0.05)
+        return done
+
+    @hookimpl
+    def hub_stopping(self, hub):
+        print("hub_stopping called", flush=True)
+
+
+host = make_plugin_manager(load_entry_points=False, extra_plugins=[(WaitsForRelease(), "waits")])
+sys.exit(_serve(load_config(sys.argv[1], host.adapter_types()), host, banner=None))
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_while_a_plugin_is_still_starting_stops_the_hub_cleanly(tmp_path):
+    """SIGTERM while a plugin's hub_started is pending stops the hub cleanly once the start has finished."""
+    config = write_config(tmp_path)
+    release = tmp_path / "release"
+    script = tmp_path / "slow_start.py"
+    script.write_text(SLOW_START_SCRIPT)
+
+    with HubProcess([sys.executable, script, config, release], cwd=tmp_path, command=[]) as running:
+        running.wait_for_line("^hub_started called$")
+        running.process.send_signal(signal.SIGTERM)
+        release.touch()
+
+        code = running.wait_for_exit()
+
+        assert code == 0, running.stderr
+        assert "hub_stopping called" in running.lines
+        assert journal_topics(tmp_path / "data") == ["hub.process.started", "hub.process.stopping"]
+        assert_no_traceback(running.stderr)
+
+
+# --- demo -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
+    """demo prints its banner and the hub.process.started line on stdout, and exits 0 on SIGTERM."""
+    text, replaced = re.subn(
+        r"^data_dir = .*$", 'data_dir = "demo-data"', (REPO / "config" / "demo.toml").read_text(),
+        flags=re.MULTILINE,
+    )
+    assert replaced == 1
+    config = tmp_path / "demo.toml"
+    config.write_text(text)
+
+    with HubProcess(["demo", "--config", config], cwd=tmp_path) as demo:
+        started = demo.wait_for_line(r"#1\s+info\s+hub\.process\.started\s")
+        banner = demo.wait_for_line(r"^Partner hub .*: demo running on ")
+
+        code = demo.terminate()
+
+        assert code == 0, demo.stderr
+        assert banner < started
+        assert any(str(tmp_path / "demo-data" / "journal.sqlite3") in line for line in demo.lines)
+        assert_no_traceback(demo.stderr)
+    assert journal_topics(tmp_path / "demo-data")[-1] == "hub.process.stopping"
