@@ -21,8 +21,10 @@ from typing import Any, ClassVar, Iterator
 import attrs
 import pytest
 import structlog
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
+from twisted.python.failure import Failure
 
 from hub.bus import Bus
 from hub.events import (
@@ -85,12 +87,7 @@ class BusHarness:
 
     def settle(self, turns: int = 10_000) -> None:
         """Run everything due at the current time, including what that schedules, until quiet."""
-        for _ in range(turns):
-            due = [call for call in self.clock.getDelayedCalls() if call.getTime() <= self.clock.seconds()]
-            if not due:
-                return
-            self.clock.advance(0)
-        raise AssertionError(f"still busy after {turns} turns of the clock")
+        settle(self.clock, turns)
 
     def restart(self) -> Bus:
         """Close the bus and open a new one on the same journal file, as a hub restart does."""
@@ -103,6 +100,52 @@ class BusHarness:
     def close(self) -> None:
         self.bus.close()
         self.settle()
+
+
+def settle(clock: Clock, turns: int = 10_000) -> None:
+    """Run everything due at the clock's current time, including what that schedules, until quiet.
+
+    Commits of the test journal writer, deliveries and catch-up steps are all scheduled "now".
+    """
+    for _ in range(turns):
+        if not any(call.getTime() <= clock.seconds() for call in clock.getDelayedCalls()):
+            return
+        clock.advance(0)
+    raise AssertionError(f"still busy after {turns} turns of the clock")
+
+
+# --- Deferred assertions: the pytest spelling of twisted.trial's SynchronousTestCase helpers ---------
+
+
+def success_result_of(deferred: Deferred) -> Any:
+    """The result ``deferred`` already has; fails the test if it has none or failed."""
+    results: list[Any] = []
+    deferred.addBoth(results.append)
+    assert results, f"{deferred!r} has no result yet"
+    if isinstance(results[0], Failure):
+        results[0].raiseException()
+    return results[0]
+
+
+def failure_result_of(deferred: Deferred) -> Failure:
+    """The Failure ``deferred`` already has; fails the test if it has none or succeeded."""
+    results: list[Any] = []
+    deferred.addBoth(results.append)
+    assert results, f"{deferred!r} has no result yet"
+    assert isinstance(results[0], Failure), f"{deferred!r} succeeded with {results[0]!r}"
+    return results[0]
+
+
+def assert_no_result(deferred: Deferred) -> None:
+    """Fail if ``deferred`` already has a result."""
+    results: list[Any] = []
+
+    def observe(result: Any) -> Any:
+        results.append(result)
+        return result  # passed on, so whoever fires it later still sees the result
+
+    deferred.addBoth(observe)
+    assert not results, f"{deferred!r} already has a result: {results[0]!r}"
 
 
 def assert_no_pending_timers(clock: Clock) -> None:

@@ -13,7 +13,6 @@ from attrs import frozen
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.testing import MemoryReactorClock
-from twisted.python.failure import Failure
 
 from hub.api import AdapterContext, AdapterType
 from hub.app import DataDirInUse, Hub, journal_path
@@ -25,7 +24,7 @@ from hub.journal import iter_journal, open_reader
 from hub.plugins import CORE_PLUGIN_NAME, PluginHost, make_plugin_manager
 from hub.runtime import SupervisedAdapter
 from hub.sqlite_writer import InlineSqliteWriter
-from hub.testing import assert_no_pending_timers
+from hub.testing import assert_no_pending_timers, failure_result_of, settle, success_result_of
 
 #: The fake clock starts at a realistic POSIX time, so journal times look like real ones.
 START = 1_750_000_000.0
@@ -191,13 +190,6 @@ def gadgets() -> GadgetPlugin:
     return GadgetPlugin()
 
 
-def settle(clock: MemoryReactorClock, turns: int = 10_000) -> None:
-    """Run everything due at the current time, including what that schedules, until quiet."""
-    for _ in range(turns):
-        if not any(call.getTime() <= clock.seconds() for call in clock.getDelayedCalls()):
-            return
-        clock.advance(0)
-    raise AssertionError(f"still busy after {turns} turns of the clock")
 
 
 def advance(clock: MemoryReactorClock, seconds: float, step: float = 1.0) -> None:
@@ -220,21 +212,8 @@ def stop(hub: Hub, clock: MemoryReactorClock) -> None:
     assert success_result_of(stopped) is None
 
 
-def success_result_of(d: Deferred[Any]) -> Any:
-    results: list[Any] = []
-    d.addBoth(results.append)
-    assert results, f"{d!r} has no result yet"
-    if isinstance(results[0], Failure):
-        results[0].raiseException()
-    return results[0]
 
 
-def failure_result_of(d: Deferred[Any]) -> Failure:
-    results: list[Any] = []
-    d.addBoth(results.append)
-    assert results, f"{d!r} has no result yet"
-    assert isinstance(results[0], Failure), f"{d!r} succeeded with {results[0]!r}"
-    return results[0]
 
 
 def has_no_result(d: Deferred[Any]) -> bool:

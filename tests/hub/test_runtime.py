@@ -14,11 +14,11 @@ from structlog.testing import LogCapture
 from twisted.application.service import MultiService, Service
 from twisted.internet import defer, task
 from twisted.internet.defer import Deferred
-from twisted.python.failure import Failure
 
 from hub.api import AdapterContext, AdapterType
 from hub.events import AdapterHealthChanged, AdapterState, EventFactory, Severity, Subject
 from hub.runtime import AdapterStatus, BackoffPolicy, SupervisedAdapter
+from hub.testing import assert_no_result, success_result_of
 from tests.hub.fakes import RecordingBus
 
 NAME = "shopwatch.town_centre"
@@ -39,29 +39,6 @@ class Supervision:
 @frozen
 class RadioConfig:
     port: str = "/dev/ttyUSB0"
-
-
-# --- Deferred assertions (the pytest spelling of SynchronousTestCase's) ------------------------------
-
-
-def success_result_of(d: Deferred[Any]) -> Any:
-    results: list[Any] = []
-    d.addBoth(results.append)
-    assert results, f"{d!r} has no result yet"
-    if isinstance(results[0], Failure):
-        results[0].raiseException()
-    return results[0]
-
-
-def assert_no_result(d: Deferred[Any]) -> None:
-    results: list[Any] = []
-
-    def observe(result: Any) -> Any:
-        results.append(result)
-        return result  # passed on, so the Deferred can still be observed once it fires
-
-    d.addBoth(observe)
-    assert not results, f"{d!r} already has a result: {results[0]!r}"
 
 
 # --- Fake adapters ---------------------------------------------------------------------------------
