@@ -58,8 +58,8 @@ def tune_garbage_collector() -> None:
 
 
 def journal_path(config: HubConfig) -> Path:
-    """Where a configuration's journal lives."""
-    return Path(config.hub.data_dir) / JOURNAL_FILE
+    """Where a configuration's journal lives (tidied: ``config/../data`` becomes ``data``)."""
+    return Path(os.path.normpath(config.hub.data_dir)) / JOURNAL_FILE
 
 
 class DataDirInUse(RuntimeError):
@@ -145,7 +145,7 @@ class Hub(MultiService):
         return Deferred.fromCoroutine(self._start())
 
     async def _start(self) -> None:
-        data_dir = Path(self.config.hub.data_dir)
+        data_dir = journal_path(self.config).parent
         data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = DataDirLock(data_dir)
         self._lock.acquire()

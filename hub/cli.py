@@ -122,10 +122,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _demo_banner(path: Path, config: HubConfig) -> str:
     from hub.app import journal_path
 
+    # The command as the user can type it: the hub is usually in the project's .venv, not on PATH.
+    command = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "hub" else "hub"
     lines = [
         f"Partner hub {__version__}: demo running on {path}",
         f"  journal:        {journal_path(config).resolve()}",
-        f"  events as JSON: hub events --config {path} --follow",
+        f"  events as JSON: {command} events --config {path} --follow",
         f"  adapters:       {', '.join(a.source for a in config.adapters if a.enabled) or 'none configured yet'}",
         "  stop with Ctrl-C",
     ]
