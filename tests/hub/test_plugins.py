@@ -11,7 +11,6 @@ import pytest
 from attrs import frozen
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.python.failure import Failure
 
 from hub.api import AdapterType, CliCommand, ConsolePanel, WebRoute
 from hub.events import CORE_EVENT_TYPES
@@ -25,6 +24,7 @@ from hub.plugins import (
     hook_names,
     make_plugin_manager,
 )
+from hub.testing import success_result_of
 
 # --- Throwaway plugins ------------------------------------------------------------------------------
 
@@ -155,14 +155,6 @@ def host_with(*plugins: tuple[object, str], **kwargs: Any) -> Any:
     return make_plugin_manager(load_entry_points=False, extra_plugins=plugins, **kwargs)
 
 
-def result_of(deferred: Deferred[Any]) -> Any:
-    """The result a Deferred already has; fails the test if it has none or failed."""
-    results: list[Any] = []
-    deferred.addBoth(results.append)
-    assert results, f"{deferred!r} has no result yet"
-    if isinstance(results[0], Failure):
-        results[0].raiseException()
-    return results[0]
 
 
 # --- The core plugin ------------------------------------------------------------------------------
@@ -236,8 +228,8 @@ def test_hub_started_and_hub_stopping_are_given_the_hub():
     plugin = DoorPlugin()
     host = host_with((plugin, "doors"))
     hub = object()
-    assert result_of(host.started(hub)) is None
-    assert result_of(host.stopping(hub)) is None
+    assert success_result_of(host.started(hub)) is None
+    assert success_result_of(host.stopping(hub)) is None
     assert plugin.calls == [("hub_started", hub), ("hub_stopping", hub)]
 
 
@@ -335,7 +327,7 @@ def test_a_lifecycle_hook_that_raises_is_recorded_not_raised():
     """hub_started raising is recorded; started() still fires and other plugins were still called."""
     good = DoorPlugin()
     host = host_with((good, "doors"), (Returns(raises=RuntimeError("no metrics")), "broken"))
-    assert result_of(host.started(object())) is None
+    assert success_result_of(host.started(object())) is None
     assert host.failures == [PluginFailure("broken", "hub_started", "RuntimeError: no metrics")]
     assert [call for call, _hub in good.calls] == ["hub_started"]
 
@@ -344,7 +336,7 @@ def test_a_lifecycle_hook_that_raises_is_recorded_not_raised():
 def test_a_failed_lifecycle_deferred_is_recorded_not_raised(method, hook):
     """A Deferred that fails from hub_started or hub_stopping is recorded; the host's Deferred succeeds."""
     host = host_with((Returns(lambda: fail(ValueError("feed gone"))), "broken"), (DoorPlugin(), "doors"))
-    assert result_of(getattr(host, method)(object())) is None
+    assert success_result_of(getattr(host, method)(object())) is None
     assert host.failures == [PluginFailure("broken", hook, "ValueError: feed gone")]
 
 
@@ -355,7 +347,7 @@ def test_a_lifecycle_deferred_that_fails_later_is_recorded_when_it_fails():
     started = host.started(object())
     assert host.failures == []
     waiting.errback(ConnectionError("broker refused"))
-    assert result_of(started) is None
+    assert success_result_of(started) is None
     assert host.failures == [PluginFailure("slow", "hub_started", "ConnectionError: broker refused")]
 
 
