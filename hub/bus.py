@@ -193,9 +193,6 @@ class Subscription:
 
     # --- catching up from the journal -----------------------------------------------------------
 
-    def _start_catching_up(self) -> None:
-        self._schedule_pump()
-
     def _schedule_pump(self) -> None:
         if self._scheduled is None and self._state is not SubscriberState.CANCELLED:
             self._scheduled = self._bus.clock.callLater(0, self._scheduled_pump)
@@ -418,7 +415,7 @@ class Bus:
         )
         self._subscriptions.append(subscription)
         if catching_up:
-            subscription._start_catching_up()
+            subscription._schedule_pump()
         return subscription
 
     def _forget(self, subscription: Subscription) -> None:

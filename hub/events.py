@@ -351,12 +351,6 @@ class EventCodec:
                 pass
         return GenericPayload(type_name=type_name, data=dict(data))
 
-    def payload_to_dict(self, payload: object) -> dict[str, Any]:
-        """A payload alone as a JSON-ready dict (for logs and the API)."""
-        if isinstance(payload, GenericPayload):
-            return dict(payload.data)
-        return self._converter.unstructure(payload)
-
 
 def dumps_json(data: Any) -> str:
     """Compact UTF-8 JSON. orjson is several times faster than the standard library on the publish

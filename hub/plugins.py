@@ -103,6 +103,9 @@ class PluginHost:
         self.failures: list[PluginFailure] = []
         self.blocked: set[str] = set()
         self.versions: dict[str, tuple[str, str | None]] = {}
+        # Registration hooks are asked once (as hookspecs.py promises); later callers (the config check,
+        # the Hub, `hub plugins`) share the answers, and a failure is recorded once.
+        self._collected: dict[str, list[tuple[str, Any]]] = {}
 
     # --- loading -------------------------------------------------------------------------------------
 
@@ -145,6 +148,8 @@ class PluginHost:
 
     def _collect(self, hook_name: str, kind: type) -> list[tuple[str, Any]]:
         """Call a ``hub_register_*`` hook and keep the well-formed items of each plugin's list."""
+        if hook_name in self._collected:
+            return self._collected[hook_name]
         collected: list[tuple[str, Any]] = []
         for plugin, answer in self._call_each(hook_name):
             if answer is None:
@@ -159,14 +164,11 @@ class PluginHost:
                 )
                 continue
             collected.extend((plugin, item) for item in answer)
+        self._collected[hook_name] = collected
         return collected
 
     def _record(self, plugin: str, hook: str, error: BaseException) -> None:
         failure = PluginFailure(plugin=plugin, hook=hook, error=f"{type(error).__name__}: {error}")
-        if failure in self.failures:
-            # Registration hooks are asked again (the CLI validates config, then the Hub is built);
-            # the same failure must not become a second hub.plugin.failed event.
-            return
         self.failures.append(failure)
         self.log.error("plugin_failed", plugin=plugin, hook=hook, error=failure.error)
 

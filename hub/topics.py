@@ -62,12 +62,6 @@ def _close_hashes(pattern: tuple[str, ...], positions: set[int]) -> set[int]:
     return closed
 
 
-def validate_pattern(pattern: str) -> str:
-    """Return ``pattern`` if it is valid, else raise TopicPatternError."""
-    parse_pattern(pattern)
-    return pattern
-
-
 class TopicMatcher:
     """Answers "does this topic match?" for one pattern, remembering answers (topics are few)."""
 
