@@ -18,6 +18,38 @@ if TYPE_CHECKING:
 
 
 @frozen
+class CommandArgument:
+    """One argument of an adapter command, described so the console can draw a form for it.
+
+    ``kind`` is ``text``, ``integer``, ``choice`` (one of ``choices``) or ``camera`` (a camera number).
+    """
+
+    name: str
+    title: str
+    kind: str = "text"
+    required: bool = True
+    max_length: int = 200
+    choices: tuple[str, ...] = ()
+
+
+@frozen
+class CommandSpec:
+    """A command an adapter type accepts, published as ``command.<adapter type>.<verb>``.
+
+    ``applies_to`` lists topic patterns: the console offers the command as an action on an incident
+    that holds an event from the same adapter instance matching one of them (a radio reply on a radio
+    report). Commands with no patterns are offered on the status panel only.
+    """
+
+    verb: str
+    title: str
+    description: str = ""
+    arguments: tuple[CommandArgument, ...] = ()
+    applies_to: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ("operator", "supervisor", "admin")
+
+
+@frozen
 class AdapterType:
     """A kind of adapter a plugin offers; configuration makes named instances of it.
 
@@ -30,6 +62,7 @@ class AdapterType:
     config_class: type
     factory: Callable[["AdapterContext"], IService]
     description: str = ""
+    commands: tuple[CommandSpec, ...] = ()
 
 
 @frozen
@@ -83,6 +116,8 @@ class AdapterContext:
     - ``heard``: call whenever the far end shows it is alive; feeds the silence watchdog.
     - ``fail``: call with the exception when the adapter cannot go on; the supervisor stops and
       restarts it with back-off, and records an ``adapter.health.failed`` event.
+    - ``directory``: where the adapter makes its cameras, fibre nodes and other assets known to the
+      console and the API (``hub.directory.Directory``).
     """
 
     name: str
@@ -94,3 +129,4 @@ class AdapterContext:
     events: "EventFactory"
     heard: Callable[[], None] = field(default=lambda: None)
     fail: Callable[[BaseException], None] = field(default=lambda error: None)
+    directory: Any = None

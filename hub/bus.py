@@ -14,7 +14,7 @@ import enum
 import inspect
 import itertools
 from collections import deque
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 import structlog
@@ -24,6 +24,9 @@ from twisted.python.failure import Failure
 from hub.events import Event, EventCodec, EventDecodeError
 from hub.journal import AppendRequest, Appended, Journal
 from hub.topics import TopicMatcher
+
+if TYPE_CHECKING:
+    import sqlite3
 
 Handler = Callable[[Event], Any]
 
@@ -330,11 +333,17 @@ class Bus:
 
     # --- publishing ------------------------------------------------------------------------------------
 
-    def publish(self, event: Event) -> "Deferred[int]":
+    def publish(
+        self, event: Event, *, also: "Callable[[sqlite3.Connection, int], Any] | None" = None
+    ) -> "Deferred[int]":
         """Journal ``event``; the Deferred fires with its sequence number once it is durable.
 
         Subscribers get the event (carrying its ``seq``) right after. Publishing an event whose id is
         already in the journal fires with the existing number and delivers nothing again.
+
+        ``also(connection, seq)`` is more work for the same database transaction (the incident store
+        and the audit log use it): the event and that work are both kept, or neither is. It runs on
+        the writer's thread, so it must touch nothing but the connection it is given.
         """
         if self._closed:
             return fail(BusClosed("the bus is closed"))
@@ -344,6 +353,7 @@ class Bus:
                 topic=event.topic,
                 received_at=event.received_at.timestamp(),
                 body=self.codec.to_json(event),
+                also=also,
             )
         except Exception:  # noqa: BLE001 - an unserialisable payload is the publisher's error
             return fail()

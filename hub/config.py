@@ -31,7 +31,7 @@ from hub.config_reader import (  # Expected, between and one_of are part of this
     between,
     one_of,
 )
-from hub.secrets import redact
+from hub.secrets import Secret, redact
 
 # --- The configuration ------------------------------------------------------------------------------
 
@@ -82,6 +82,138 @@ class PluginsConfig:
     """``[plugins]``: plugins not to load, by their entry-point name."""
 
     blocked: tuple[str, ...] = field(default=(), validator=_plugin_names)
+
+
+_LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
+
+
+def _listen_address(_instance: object, _attribute: object, value: object) -> None:
+    match = _LISTEN.match(value) if isinstance(value, str) else None
+    if match is None or not 0 <= int(match.group("port")) <= 65535:
+        raise Expected('an address as "HOST:PORT", e.g. "127.0.0.1:8080" (port 0 picks a free one)')
+
+
+def _both_or_neither(instance: Any, _attribute: object, value: object) -> None:
+    if (instance.tls_certificate is None) != (value is None):
+        raise Expected("tls_certificate and tls_private_key given together, or neither")
+
+
+@frozen
+class WebConfig:
+    """``[web]``: the API, console and live stream server, its TLS, sessions and login throttling.
+
+    Without ``tls_certificate`` and ``tls_private_key`` (PEM files) it serves plain HTTP, which is only
+    fit for loopback or a network the room trusts. ``metrics_token`` lets a Prometheus scraper read
+    ``/metrics`` with a bearer token instead of a user session.
+    """
+
+    enabled: bool = True
+    listen: str = field(default="127.0.0.1:8080", validator=_listen_address)
+    tls_certificate: Path | None = None
+    tls_private_key: Path | None = field(default=None, validator=_both_or_neither)
+    session_idle_minutes: float = field(default=30.0, validator=between(1, 24 * 60))
+    session_max_hours: float = field(default=12.0, validator=between(1, 7 * 24))
+    login_max_failures: int = field(default=5, validator=between(1, 100))
+    login_window_s: float = field(default=900.0, validator=between(1, 86400))
+    login_lockout_s: float = field(default=300.0, validator=between(1, 86400))
+    metrics_token: Secret | None = None
+    max_request_bytes: int = field(default=65536, validator=between(1024, 16 * 1024 * 1024))
+
+
+@frozen
+class EscalationConfig:
+    """``[incidents.escalation]``: seconds an incident may wait unacknowledged, by severity.
+
+    Past that, a supervisor alert is raised, and raised again every ``repeat_s`` until someone
+    acknowledges. A severity left out (or 0) never escalates.
+    """
+
+    critical: float = field(default=60.0, validator=between(0, 86400))
+    high: float = field(default=300.0, validator=between(0, 86400))
+    medium: float = field(default=900.0, validator=between(0, 86400))
+    low: float = field(default=0.0, validator=between(0, 86400))
+    info: float = field(default=0.0, validator=between(0, 86400))
+    repeat_s: float = field(default=120.0, validator=between(10, 86400))
+
+
+_SEVERITY_NAMES = ("info", "low", "medium", "high", "critical")
+
+
+@frozen
+class IncidentRuleConfig:
+    """One ``[[incidents.rules]]`` table: which events open an incident, join one, or are left alone.
+
+    Rules are tried in order; the first whose ``topics`` pattern and ``min_severity`` match decides.
+    ``action`` is ``open`` (open an incident, or join an open one that matches by ``join_on``),
+    ``join`` (only join an open one) or ``ignore``. ``join_on`` lists ``subject`` and/or ``location``:
+    an event joins an open incident with the same subject (or location) seen within ``join_window_s``.
+    An event that names an ``incident_id`` always joins that incident.
+    """
+
+    name: str = field(validator=_name)
+    topics: tuple[str, ...] = ("#",)
+    min_severity: Literal["info", "low", "medium", "high", "critical"] = field(
+        default="info", validator=one_of(*_SEVERITY_NAMES)
+    )
+    action: Literal["open", "join", "ignore"] = field(default="open", validator=one_of("open", "join", "ignore"))
+    join_on: tuple[Literal["subject", "location"], ...] = ("subject",)
+    join_window_s: float = field(default=900.0, validator=between(0, 7 * 86400))
+    category: str | None = None
+    priority: int | None = field(default=None, validator=attrs.validators.optional(between(1, 5)))
+
+
+def _default_rules() -> tuple[IncidentRuleConfig, ...]:
+    return (IncidentRuleConfig(name="high and critical events", min_severity="high"),)
+
+
+@frozen
+class IncidentsConfig:
+    """``[incidents]``: the rules that raise incidents, and escalation of unacknowledged ones.
+
+    With no ``[[incidents.rules]]`` every event of severity high or critical opens (or joins) one.
+    """
+
+    rules: tuple[IncidentRuleConfig, ...] = field(factory=_default_rules)
+    escalation: EscalationConfig = field(factory=EscalationConfig)
+
+
+@frozen
+class PartnerConfig:
+    """One ``[partners.NAME]`` table: a partner that posts incident reports over HTTP with its own key.
+
+    ``key`` is a secret (``{env = ...}`` or ``{file = ...}``) the partner sends as
+    ``Authorization: Bearer KEY``; ``rate_per_minute`` and ``burst`` bound how fast it may post.
+    """
+
+    key: Secret
+    display_name: str | None = None
+    rate_per_minute: float = field(default=30.0, validator=between(0.1, 6000))
+    burst: int = field(default=10, validator=between(1, 1000))
+    enabled: bool = True
+
+
+@frozen
+class MapSite:
+    """A named place drawn on the console map (a shop, a pub, a node cabinet) at WGS84 coordinates."""
+
+    name: str = field(validator=_name)
+    lat: float = field(validator=between(-90, 90))
+    lon: float = field(validator=between(-180, 180))
+    kind: str = "site"
+
+
+@frozen
+class MapConfig:
+    """``[map]``: the console map. Works offline: points are drawn from coordinates on a plain canvas.
+
+    ``image`` is an optional council map image, stretched over ``bounds`` = [south, west, north, east];
+    ``tile_url`` an optional tile server on the room's own network ({z}/{x}/{y}).
+    """
+
+    image: Path | None = None
+    bounds: tuple[float, float, float, float] | None = None
+    tile_url: str | None = None
+    sites: tuple[MapSite, ...] = ()
 
 
 def _at_least_initial(instance: Any, _attribute: object, value: float) -> None:
@@ -137,6 +269,10 @@ class HubConfig:
     journal: JournalConfig = field(factory=JournalConfig)
     logging: LoggingConfig = field(factory=LoggingConfig)
     plugins: PluginsConfig = field(factory=PluginsConfig)
+    web: WebConfig = field(factory=WebConfig)
+    incidents: IncidentsConfig = field(factory=IncidentsConfig)
+    partners: dict[str, PartnerConfig] = field(factory=dict)
+    map: MapConfig = field(factory=MapConfig)
     adapters: tuple[AdapterInstanceConfig, ...] = ()
 
 
@@ -145,6 +281,9 @@ _SECTIONS: dict[str, type] = {
     "journal": JournalConfig,
     "logging": LoggingConfig,
     "plugins": PluginsConfig,
+    "web": WebConfig,
+    "incidents": IncidentsConfig,
+    "map": MapConfig,
 }
 
 # The keys of an adapter table that belong to the hub; every other key is the adapter type's.
@@ -283,7 +422,7 @@ def _validate(
     if not isinstance(raw, Mapping):
         issues.append(_Issue((), raw, "a TOML document"))
         return None
-    allowed = (*_SECTIONS, "adapters")
+    allowed = (*_SECTIONS, "partners", "adapters")
     for key in raw:
         if key not in allowed:
             issues.append(_unknown_key(key, allowed))
@@ -294,12 +433,34 @@ def _validate(
         except _Invalid as invalid:
             issues.extend(issue.under(key) for issue in invalid.issues)
     try:
+        sections["partners"] = _partners(reader, raw.get("partners", {}))
+    except _Invalid as invalid:
+        issues.extend(issue.under("partners") for issue in invalid.issues)
+    try:
         adapters = _adapters(reader, raw.get("adapters", {}), adapter_types)
     except _Invalid as invalid:
         issues.extend(issue.under("adapters") for issue in invalid.issues)
     if issues:
         return None
     return HubConfig(path=path, adapters=adapters, **sections)
+
+
+def _partners(reader: _Reader, raw: object) -> dict[str, PartnerConfig]:
+    if not isinstance(raw, dict):
+        _fail(raw, "a table holding one [partners.NAME] table per partner")
+    partners, issues = {}, []
+    for name, body in raw.items():
+        if not _INSTANCE_NAME.match(name):
+            issues.append(_Issue((name,), None, "a name of 1 to 64 lower-case letters, digits and underscores",
+                                 found=f"a partner named {_brief(json.dumps(name, ensure_ascii=False))}"))
+            continue
+        try:
+            partners[name] = reader.table(body, PartnerConfig)
+        except _Invalid as invalid:
+            issues.extend(issue.under(name) for issue in invalid.issues)
+    if issues:
+        raise _Invalid(issues)
+    return partners
 
 
 # Adapter tables are read here, not in the reader: only the hub knows which of their keys are its own

@@ -517,4 +517,71 @@ class HubStopping:
     reason: str
 
 
-CORE_EVENT_TYPES: tuple[type, ...] = (AdapterHealthChanged, PluginFailed, HubStarted, HubStopping)
+class CommandOutcomeKind(enum.Enum):
+    """How a command ended, as far as the adapter can tell."""
+
+    DELIVERED = "delivered"  # the far end confirmed it (a radio's delivery report)
+    SENT = "sent"  # written to the wire; the far end gives no confirmation
+    FAILED = "failed"  # refused or errored, with ``detail`` saying why
+    TIMED_OUT = "timed_out"  # no answer within the adapter's time-out
+    REFUSED = "refused"  # never attempted: unknown verb, bad arguments, adapter not running
+
+
+@frozen
+class CommandRequested:
+    """A request addressed to one adapter instance (topic ``command.<adapter type>.<verb>``).
+
+    ``adapter`` is the instance's source name (``shopwatch.town_centre``); ``requested_by`` the user,
+    rule or partner that asked. The adapter answers with a ``CommandOutcome`` event whose
+    ``causation_id`` is this event's id (see hub/commands.py).
+    """
+
+    TYPE: ClassVar[str] = "command.requested"
+
+    adapter: str
+    verb: str
+    arguments: dict[str, Any]
+    requested_by: str
+
+
+@frozen
+class CommandOutcome:
+    """How a command ended (topic ``<adapter type>.command.<outcome>``, e.g. ``shopwatch.command.delivered``)."""
+
+    TYPE: ClassVar[str] = "command.outcome"
+
+    command_id: str
+    adapter: str
+    verb: str
+    outcome: CommandOutcomeKind
+    detail: str | None = None
+
+
+@frozen
+class PartnerReportReceived:
+    """A partner posted an incident report over HTTP (topic ``partner.report.received``).
+
+    ``partner`` is the configured partner name; ``reference`` the partner's own id for the report (a
+    repeat with the same reference is the same report). Text fields are the partner's, untouched: they
+    are shown as text, never as markup.
+    """
+
+    TYPE: ClassVar[str] = "partner.report"
+
+    partner: str
+    reference: str | None
+    summary: str
+    details: str | None = None
+    category: str | None = None
+    reporter: str | None = None
+
+
+CORE_EVENT_TYPES: tuple[type, ...] = (
+    AdapterHealthChanged,
+    PluginFailed,
+    HubStarted,
+    HubStopping,
+    CommandRequested,
+    CommandOutcome,
+    PartnerReportReceived,
+)

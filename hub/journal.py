@@ -10,10 +10,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import attrs
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from hub.sqlite_writer import Migration
 
@@ -52,6 +53,9 @@ class AppendRequest:
     topic: str
     received_at: float
     body: str
+    #: Written in the same transaction as the event: ``also(connection, seq)``. If it raises, neither
+    #: the event nor anything it wrote is kept, and the append fails with its error.
+    also: Callable[[sqlite3.Connection, int], Any] | None = None
 
 
 @attrs.frozen
@@ -178,41 +182,78 @@ class _Flush:
         self._journal = journal
         self._taken: list[tuple[AppendRequest, Deferred[Appended]]] | None = None
 
-    def run(self, connection: sqlite3.Connection) -> list[Appended]:
+    def run(self, connection: sqlite3.Connection) -> list[Appended | Failure]:
         # Runs on the writer thread: takes everything appended so far, however many arrived while the
         # previous commit was running.
         self._taken = taken = self._journal._take_waiting()
-        first = _last_seq(connection) + 1
-        rows = [
-            (first + offset, request.event_id, request.topic, request.received_at, request.body)
-            for offset, (request, _deferred) in enumerate(taken)
-        ]
-        connection.execute("SAVEPOINT append")
-        try:
-            connection.executemany(
-                "INSERT INTO events (seq, id, topic, received_at, body) VALUES (?, ?, ?, ?, ?)", rows
-            )
-        except sqlite3.IntegrityError:
-            # An id seen before (a retried publish): write row by row so the rest still land, and
-            # answer the repeat with the seq it already has.
-            connection.execute("ROLLBACK TO append")
-            connection.execute("RELEASE append")
-            return [_append_one(connection, request) for request, _deferred in taken]
-        connection.execute("RELEASE append")
-        return [Appended(row[0]) for row in rows]
+        results: list[Appended | Failure] = []
+        plain: list[AppendRequest] = []
+        for request, _deferred in taken:
+            if request.also is None:
+                plain.append(request)
+                continue
+            # An append with its own work runs alone, after the plain ones before it, so seqs keep the
+            # order of the calls.
+            results.extend(_append_many(connection, plain))
+            plain = []
+            results.append(_append_with_work(connection, request))
+        results.extend(_append_many(connection, plain))
+        return results
 
     def resolve(self, appended: list[Appended]) -> None:
         assert self._taken is not None
         self._journal.flushes += 1
         self._journal.rows_flushed += len(appended)
         for (_request, deferred), result in zip(self._taken, appended):
-            deferred.callback(result)
+            if isinstance(result, Failure):
+                deferred.errback(result)
+            else:
+                deferred.callback(result)
 
     def fail(self, failure: Any) -> None:
         # If the job never ran (writer stopped), the appends are still waiting: fail those.
         taken = self._taken if self._taken is not None else self._journal._take_waiting()
         for _request, deferred in taken:
             deferred.errback(failure)
+
+
+def _append_many(connection: sqlite3.Connection, requests: list[AppendRequest]) -> list[Appended]:
+    if not requests:
+        return []
+    first = _last_seq(connection) + 1
+    rows = [
+        (first + offset, request.event_id, request.topic, request.received_at, request.body)
+        for offset, request in enumerate(requests)
+    ]
+    connection.execute("SAVEPOINT append")
+    try:
+        connection.executemany(
+            "INSERT INTO events (seq, id, topic, received_at, body) VALUES (?, ?, ?, ?, ?)", rows
+        )
+    except sqlite3.IntegrityError:
+        # An id seen before (a retried publish): write row by row so the rest still land, and
+        # answer the repeat with the seq it already has.
+        connection.execute("ROLLBACK TO append")
+        connection.execute("RELEASE append")
+        return [_append_one(connection, request) for request in requests]
+    connection.execute("RELEASE append")
+    return [Appended(row[0]) for row in rows]
+
+
+def _append_with_work(connection: sqlite3.Connection, request: AppendRequest) -> Appended | Failure:
+    assert request.also is not None
+    connection.execute("SAVEPOINT append_with_work")
+    try:
+        appended = _append_one(connection, request)
+        if appended.new:
+            # A repeated id was already written with its work; doing the work again would double it.
+            request.also(connection, appended.seq)
+    except Exception:  # noqa: BLE001 - the publisher's work failed: it gets the error, others go on
+        connection.execute("ROLLBACK TO append_with_work")
+        connection.execute("RELEASE append_with_work")
+        return Failure()
+    connection.execute("RELEASE append_with_work")
+    return appended
 
 
 def _append_one(connection: sqlite3.Connection, request: AppendRequest) -> Appended:

@@ -58,8 +58,10 @@ class BusHarness:
         clock: Clock | None = None,
         event_types: tuple[type, ...] = (),
         default_queue_size: int = 10_000,
+        migrations: tuple[Any, ...] | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self.migrations = migrations if migrations is not None else JOURNAL_MIGRATIONS
         self.clock = clock if clock is not None else MemoryReactorClock()
         self.registry = EventTypeRegistry()
         self.registry.register_all(CORE_EVENT_TYPES + (Note,) + tuple(event_types))
@@ -70,7 +72,7 @@ class BusHarness:
         self.bus = self._open()
 
     def _open(self) -> Bus:
-        writer = InlineSqliteWriter(self.journal_path, WriterSettings(), self.clock, JOURNAL_MIGRATIONS)
+        writer = InlineSqliteWriter(self.journal_path, WriterSettings(), self.clock, self.migrations)
         journal = Journal(writer)
         journal.open()
         return Bus(journal, self.codec, self.clock, default_queue_size=self.default_queue_size)

@@ -11,7 +11,7 @@ from twisted.internet.defer import Deferred
 
 from hub.bus import BusClosed, Overflow, SubscriberState
 from hub.events import GenericPayload
-from hub.testing import BusHarness
+from hub.testing import BusHarness, failure_result_of, success_result_of
 
 
 def test_publish_fires_with_the_sequence_number_once_committed(hub_bus):
@@ -357,3 +357,47 @@ def test_every_subscriber_gets_exactly_the_matching_events_after_its_start(tmp_p
         expected = [seq for seq in sorted(topics) if seq > since and matches(topics[seq])]
         assert seen == expected
     harness.close()
+
+
+def test_work_published_with_an_event_is_kept_with_it(hub_bus):
+    """``also`` runs in the event's transaction and sees its seq; both are durable together."""
+    def remember(connection, seq):
+        connection.execute("CREATE TABLE IF NOT EXISTS seen (seq INTEGER)")
+        connection.execute("INSERT INTO seen VALUES (?)", (seq,))
+
+    published = hub_bus.bus.publish(hub_bus.note("one"), also=remember)
+    hub_bus.settle()
+    seq = success_result_of(published)
+    rows = sqlite3.connect(hub_bus.journal_path).execute("SELECT seq FROM seen").fetchall()
+    assert rows == [(seq,)]
+
+
+def test_failing_work_keeps_neither_the_event_nor_the_work_and_spares_the_batch(hub_bus):
+    """When ``also`` raises, that publish fails alone: others in the same commit still land, in order."""
+    def broken(connection, seq):
+        connection.execute("CREATE TABLE IF NOT EXISTS seen (seq INTEGER)")
+        connection.execute("INSERT INTO seen VALUES (?)", (seq,))
+        raise ValueError("incident store refused")
+
+    received = []
+    hub_bus.bus.subscribe("#", received.append)
+    before = hub_bus.bus.publish(hub_bus.note("before"))
+    failing = hub_bus.bus.publish(hub_bus.note("doomed"), also=broken)
+    after = hub_bus.bus.publish(hub_bus.note("after"))
+    hub_bus.settle()
+    assert failure_result_of(failing).check(ValueError)
+    assert [e.payload.text for e in received] == ["before", "after"]
+    assert success_result_of(after) == success_result_of(before) + 1
+    connection = sqlite3.connect(hub_bus.journal_path)
+    assert connection.execute("SELECT name FROM sqlite_master WHERE name = 'seen'").fetchall() == []
+
+
+def test_republishing_an_event_with_work_does_not_do_the_work_twice(hub_bus):
+    """A retried publish (same event id) answers with the first seq and skips its work."""
+    calls = []
+    event = hub_bus.note("once")
+    hub_bus.bus.publish(event, also=lambda connection, seq: calls.append(seq))
+    hub_bus.settle()
+    again = hub_bus.bus.publish(event, also=lambda connection, seq: calls.append(seq))
+    hub_bus.settle()
+    assert calls == [success_result_of(again)]

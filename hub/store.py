@@ -1,0 +1,22 @@
+"""The hub's one SQLite database: the journal, incidents, the audit log and users, in one file.
+
+One file means one writer and one transaction for an event and what it changes (an incident row, an
+audit entry): they are kept together or not at all. ``HUB_MIGRATIONS`` is the schema history of the
+whole file, oldest first; a new migration is appended at the end, whichever part it belongs to, and a
+released one is never edited.
+"""
+
+from __future__ import annotations
+
+from hub.audit import create_audit_log
+from hub.auth.users import create_users
+from hub.incidents.store import create_incidents
+from hub.journal import JOURNAL_MIGRATIONS
+from hub.sqlite_writer import Migration
+
+HUB_MIGRATIONS: tuple[Migration, ...] = (
+    *JOURNAL_MIGRATIONS,  # 1: events and cursors
+    create_incidents,  # 2
+    create_audit_log,  # 3
+    create_users,  # 4
+)
