@@ -24,7 +24,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
-BUILT_IN_COMMANDS = ("run", "demo", "check-config", "plugins", "events", "bench")
+BUILT_IN_COMMANDS = ("run", "demo", "check-config", "plugins", "events", "bench", "user", "audit")
 
 
 class CliError(Exception):
@@ -254,6 +254,12 @@ def build_parser(plugin_commands: Sequence[tuple[str, Any]] = ()) -> argparse.Ar
     bench.add_argument("--seconds", type=float, default=10.0, help="length of the latency run")
     bench.add_argument("--rate", type=float, default=2000.0, help="offered events/s in the latency run")
     bench.set_defaults(handler=cmd_bench)
+
+    # Their handlers live beside what they manage; this module only wires them in.
+    from hub.auth.cli import add_audit_command, add_user_command
+
+    add_user_command(commands)
+    add_audit_command(commands)
 
     for plugin, command in plugin_commands:
         sub = commands.add_parser(command.name, help=f"{command.help} [plugin {plugin}]")
