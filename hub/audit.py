@@ -26,9 +26,10 @@ from attrs import field, frozen
 
 from hub.logging_setup import get_logger
 
-#: Roles of users, then kinds of actor that are not users.
+#: Roles of users, then kinds of actor that are not users (``anonymous``: a failed login by a name
+#: that is no user).
 USER_ROLES: tuple[str, ...] = ("operator", "supervisor", "admin", "auditor")
-ACTOR_KINDS: tuple[str, ...] = ("partner", "system", "cli")
+ACTOR_KINDS: tuple[str, ...] = ("partner", "system", "cli", "anonymous")
 ROLES_AND_KINDS: tuple[str, ...] = USER_ROLES + ACTOR_KINDS
 
 #: The ``prev_hash`` of the first row.
@@ -305,6 +306,20 @@ class AuditLog:
             params,
         ).fetchall()
         return [_entry(row) for row in rows]
+
+    def export(self, out: TextIO, *, format: str = "csv", after_id: int = 0) -> int:
+        """Write the rows after ``after_id`` to ``out`` as ``csv`` or ``jsonl``, exactly as stored; return how many.
+
+        The caller records the ``audit.export`` itself (it knows who asked).
+        """
+        exporters = {"csv": export_csv, "jsonl": export_jsonl}
+        if format not in exporters:
+            raise ValueError("format must be csv or jsonl")
+        if self._reader is None:
+            from hub.journal import open_reader
+
+            self._reader = open_reader(self._reader_path)
+        return exporters[format](self._reader, out, after_id=after_id)
 
     def close(self) -> None:
         if self._reader is not None:

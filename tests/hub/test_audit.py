@@ -341,6 +341,24 @@ def test_job_composes_into_a_bus_publish_in_the_same_transaction(tmp_path):
         harness.close()
 
 
+def test_the_log_exports_through_its_own_connection(audit_log):
+    """AuditLog.export writes the stored rows as CSV or JSON lines, and refuses other formats."""
+    log, clock = audit_log
+    log.record(ALICE, "session.login", "alice")
+    log.record(ALICE, "session.logout", "alice")
+    clock.advance(0)
+    out = io.StringIO()
+    assert log.export(out, format="jsonl", after_id=1) == 1
+    assert json.loads(out.getvalue())["action"] == "session.logout"
+    with pytest.raises(ValueError):
+        log.export(io.StringIO(), format="xml")
+
+
+def test_a_failed_login_by_an_unknown_name_has_an_anonymous_actor():
+    """anonymous is an actor kind, for attempts that name no user."""
+    assert Actor(name="(unknown)", role="anonymous", address="203.0.113.9").role == "anonymous"
+
+
 # --- export -----------------------------------------------------------------------------------------------
 
 
