@@ -7,7 +7,6 @@ import io
 import json
 import sqlite3
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -160,6 +159,36 @@ def test_disabling_an_unknown_user_exits_2(hub):
     add(hub)
     code, _out, err = hub("user", "disable", "ghost", "--config", "CONFIG")
     assert code == 2 and "ghost" in err
+
+
+def test_user_enable_lets_a_disabled_user_back_in_and_is_audited(hub, database):
+    """hub user enable clears disabled and writes user.enable by cli."""
+    add(hub)
+    hub("user", "disable", "alice", "--config", "CONFIG")
+    code, out, _err = hub("user", "enable", "alice", "--config", "CONFIG")
+    assert code == 0 and "enabled user alice" in out
+    assert rows(database, "SELECT disabled FROM users") == [(0,)]
+    assert rows(database, "SELECT action FROM audit_log ORDER BY id")[-1] == ("user.enable",)
+
+
+def test_user_password_replaces_the_hash_and_is_audited_without_it(hub, database):
+    """hub user password stores a new argon2id hash from stdin and writes user.password without either."""
+    add(hub)
+    ((before,),) = rows(database, "SELECT password_hash FROM users")
+    code, out, _err = hub("user", "password", "alice", "--config", "CONFIG", stdin="a brand new passphrase\n")
+    ((after,),) = rows(database, "SELECT password_hash FROM users")
+    assert code == 0 and "new password set for alice" in out
+    assert after != before and after.startswith("$argon2id$")
+    ((action, detail),) = rows(database, "SELECT action, detail FROM audit_log WHERE id = 2")
+    assert action == "user.password" and "passphrase" not in detail and "$argon2" not in detail
+
+
+def test_user_password_refuses_a_short_one(hub, database):
+    """A new password under 12 characters is refused and the old one kept."""
+    add(hub)
+    code, _out, err = hub("user", "password", "alice", "--config", "CONFIG", stdin="short\n")
+    assert code == 2 and "at least 12" in err
+    assert rows(database, "SELECT count(*) FROM audit_log") == [(1,)]
 
 
 def test_user_list_before_the_hub_ever_ran_says_so(hub):

@@ -28,9 +28,12 @@ from hub.auth.users import (
     UserExists,
     add_user_offline,
     check_new_user,
+    check_password,
     disable_user_offline,
+    enable_user_offline,
     list_users_offline,
     open_database,
+    set_password_offline,
 )
 
 EXIT_OK = 0
@@ -119,6 +122,33 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_user_enable(args: argparse.Namespace) -> int:
+    from hub.cli import CliError
+
+    try:
+        user = enable_user_offline(_database(args, must_exist=True), args.name, time.time(), audit_detail=_os_user())
+    except UnknownUser as error:
+        raise CliError(str(error.args[0])) from None
+    print(f"enabled user {user.name}")
+    return EXIT_OK
+
+
+def cmd_user_password(args: argparse.Namespace) -> int:
+    from hub.cli import CliError
+
+    path = _database(args, must_exist=True)
+    password = read_password(sys.stdin, args.name)
+    try:
+        check_password(password)
+        user = set_password_offline(path, args.name, password, time.time(), audit_detail=_os_user())
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    except UnknownUser as error:
+        raise CliError(str(error.args[0])) from None
+    print(f"new password set for {user.name}")
+    return EXIT_OK
+
+
 # --- hub audit ----------------------------------------------------------------------------------------------
 
 
@@ -172,8 +202,8 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 
 def add_user_command(commands: Any) -> None:
-    """Add ``hub user add|list|disable`` to the ``hub`` parser's sub-commands."""
-    user = commands.add_parser("user", help="add, list and disable console users")
+    """Add ``hub user add|list|disable|enable|password`` to the ``hub`` parser's sub-commands."""
+    user = commands.add_parser("user", help="add, list, disable, enable console users and set passwords")
     actions = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
 
     add = actions.add_parser("add", help="add a user; the password is read from standard input")
@@ -190,6 +220,16 @@ def add_user_command(commands: Any) -> None:
     disable.add_argument("name")
     disable.add_argument("--config", required=True)
     disable.set_defaults(handler=cmd_user_disable)
+
+    enable = actions.add_parser("enable", help="enable a disabled user again")
+    enable.add_argument("name")
+    enable.add_argument("--config", required=True)
+    enable.set_defaults(handler=cmd_user_enable)
+
+    password = actions.add_parser("password", help="set a new password, read from standard input")
+    password.add_argument("name")
+    password.add_argument("--config", required=True)
+    password.set_defaults(handler=cmd_user_password)
 
 
 def add_audit_command(commands: Any) -> None:

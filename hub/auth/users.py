@@ -141,6 +141,42 @@ def disable_user_job(
     return disable
 
 
+def enable_user_job(
+    name: str, now: float, actor: Actor | None, audit_detail: Mapping[str, Any] | None = None
+) -> Callable[[sqlite3.Connection], User]:
+    """A write job enabling a disabled user again (and auditing ``user.enable``)."""
+    audit = audit_job(actor, "user.enable", name, dict(audit_detail or {}), now) if actor is not None else None
+
+    def enable(connection: sqlite3.Connection) -> User:
+        row = connection.execute(f"SELECT {_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise UnknownUser(f"no user named {name!r}")
+        connection.execute("UPDATE users SET disabled = 0, disabled_at = NULL WHERE name = ?", (name,))
+        if audit is not None:
+            audit(connection)
+        return attrs.evolve(_user(row), disabled=False)
+
+    return enable
+
+
+def set_password_job(
+    name: str, password_hash: str, now: float, actor: Actor | None, audit_detail: Mapping[str, Any] | None = None
+) -> Callable[[sqlite3.Connection], User]:
+    """A write job replacing a user's password hash (and auditing ``user.password``, without either)."""
+    audit = audit_job(actor, "user.password", name, dict(audit_detail or {}), now) if actor is not None else None
+
+    def set_password(connection: sqlite3.Connection) -> User:
+        row = connection.execute(f"SELECT {_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise UnknownUser(f"no user named {name!r}")
+        connection.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name))
+        if audit is not None:
+            audit(connection)
+        return _user(row)
+
+    return set_password
+
+
 class UserStore:
     """Users for the running hub: writes through the hub's single writer, reads on a connection of its own."""
 
@@ -300,6 +336,33 @@ def disable_user_offline(
     connection = open_database(db_path, migrations)
     try:
         return _in_transaction(connection, disable_user_job(name, now, actor, audit_detail))
+    finally:
+        connection.close()
+
+
+def enable_user_offline(
+    db_path: Path, name: str, now: float, *, actor: Actor = CLI_ACTOR,
+    audit_detail: Mapping[str, Any] | None = None, migrations: Sequence[Any] | None = None,
+) -> User:
+    """Enable a disabled user straight in the database file (``hub user enable``), audited as ``user.enable``."""
+    connection = open_database(db_path, migrations)
+    try:
+        return _in_transaction(connection, enable_user_job(name, now, actor, audit_detail))
+    finally:
+        connection.close()
+
+
+def set_password_offline(
+    db_path: Path, name: str, password: str, now: float, *, actor: Actor = CLI_ACTOR,
+    audit_detail: Mapping[str, Any] | None = None, migrations: Sequence[Any] | None = None,
+    hasher: PasswordHasher = DEFAULT_HASHER,
+) -> User:
+    """Give a user a new password (``hub user password``), audited as ``user.password``."""
+    check_password(password)
+    password_hash = hash_password(password, hasher=hasher)
+    connection = open_database(db_path, migrations)
+    try:
+        return _in_transaction(connection, set_password_job(name, password_hash, now, actor, audit_detail))
     finally:
         connection.close()
 

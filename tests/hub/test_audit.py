@@ -27,7 +27,12 @@ from hub.audit import (
 )
 from hub.journal import JOURNAL_MIGRATIONS
 from hub.secrets import Secret
-from hub.sqlite_writer import InlineSqliteWriter, WriterSettings, migrate, open_connection
+from hub.sqlite_writer import (
+    InlineSqliteWriter,
+    WriterSettings,
+    migrate,
+    open_connection,
+)
 from hub.testing import BusHarness, success_result_of
 
 ALICE = Actor(name="alice", role="operator", address="10.0.0.7")

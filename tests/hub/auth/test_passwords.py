@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 
-from hub.auth.passwords import cheap_hasher, dummy_hash, hash_password, needs_rehash, verify_password
+from hub.auth.passwords import (
+    cheap_hasher,
+    dummy_hash,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 
 PASSWORD = "correct horse battery staple"
 
