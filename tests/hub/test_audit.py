@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -402,3 +403,41 @@ def test_jsonl_export_lines_recompute_to_their_hashes(db):
 def test_cli_actor_is_marked_as_the_command_line():
     """The hub command acts as actor cli, from address cli."""
     assert (CLI_ACTOR.name, CLI_ACTOR.role, CLI_ACTOR.address) == ("cli", "cli", "cli")
+
+
+# --- docs/security.md --------------------------------------------------------------------------------------
+
+SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
+
+
+def documented_checker():
+    """The stand-alone checker printed in docs/security.md, as an auditor would copy it."""
+    text = SECURITY_DOC.read_text()
+    match = re.search(r"<!-- check-audit -->\n```python\n(.*?)\n```", text, re.DOTALL)
+    assert match, "docs/security.md has no checker block"
+    namespace: dict = {"__name__": "docs_security"}
+    exec(compile(match.group(1), str(SECURITY_DOC), "exec"), namespace)  # noqa: S102 - our own page
+    return namespace["check"]
+
+
+def test_the_documented_checker_accepts_a_chain_the_hub_wrote(tmp_path):
+    """The script in docs/security.md re-computes every hash the hub wrote, non-ASCII detail included."""
+    path = tmp_path / "hub.sqlite3"
+    connection = open_db(path)
+    fill(connection, 5)
+    append(connection, audit_job(Actor(name="ëlodie", role="partner", address=None), "partner.report", "r-1",
+                                 {"summary": "vol à l'étalage 🚨", "n": 1.5, "nested": {"z": [1, None, True]}}, 7.0))
+    connection.close()
+    assert documented_checker()(str(path)) == []
+
+
+def test_the_documented_checker_finds_what_verify_finds(tmp_path):
+    """The script in docs/security.md names an edited row, a deleted row and a removed tail."""
+    path = tmp_path / "hub.sqlite3"
+    connection = open_db(path)
+    fill(connection, 8)
+    tamper(connection, "UPDATE audit_log SET actor = 'x' WHERE id = 2")
+    tamper(connection, "DELETE FROM audit_log WHERE id = 5")
+    tamper(connection, "DELETE FROM audit_log WHERE id = 8")
+    connection.close()
+    assert documented_checker()(str(path)) == ["row 2: edited", "rows 5-5 missing", "rows 8-8 missing at the end"]
