@@ -1,0 +1,158 @@
+"""Everything the web layer uses from the rest of the hub, gathered behind one object.
+
+Handlers reach the bus, incidents, users, sessions, the audit log and the directory only through a
+``WebBackend``, so tests can swap in small fakes (tests/hub/web/fakes.py) and the real pieces are wired
+in one place (``WebBackend.build``). ``IncidentDesk`` is the incidents part as the API needs it: the
+engine's actions by name, with its errors turned into API errors.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable, Protocol
+
+from attrs import define, field
+
+from hub.api import AdapterType
+from hub.web.http import conflict, invalid, not_found
+
+
+def iso(seconds: float | None) -> str | None:
+    """POSIX seconds as ISO 8601 UTC text (None stays None), the form every time takes in the API."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class IncidentDesk(Protocol):
+    """The incidents as the API sees them."""
+
+    def list(self, **filters: Any) -> list[Any]: ...
+
+    def get(self, incident_id: str) -> Any | None: ...
+
+    def detail(self, incident_id: str) -> Any | None: ...
+
+    async def act(self, incident_id: str, verb: str, arguments: dict[str, Any], actor: Any) -> Any: ...
+
+    def counts_by_state(self) -> dict[str, int]: ...
+
+
+#: The incident actions the API offers, each a path under /api/incidents/{id}/.
+INCIDENT_VERBS = ("acknowledge", "assign", "notes", "state", "update")
+
+
+class EngineDesk:
+    """``IncidentDesk`` over helper A's ``IncidentEngine``."""
+
+    def __init__(self, engine: Any) -> None:
+        from hub.incidents import engine as engine_module
+        from hub.incidents import model
+
+        self._engine = engine
+        self._engine_module = engine_module
+        self._model = model
+        self._not_found = _find(engine_module, model, "IncidentNotFound")
+        self._refused = _find(engine_module, model, "TransitionRefused")
+
+    def list(self, **filters: Any) -> list[Any]:
+        if filters.get("states"):
+            filters["states"] = [self._model.IncidentState(state) for state in filters["states"]]
+        if filters.get("min_severity") is not None:
+            from hub.events import Severity
+
+            filters["min_severity"] = Severity.parse(filters["min_severity"])
+        return self._engine.list(**filters)
+
+    def get(self, incident_id: str) -> Any | None:
+        return self._engine.get(incident_id)
+
+    def detail(self, incident_id: str) -> Any | None:
+        try:
+            return self._engine.detail(incident_id)
+        except self._not_found:
+            return None
+
+    async def act(self, incident_id: str, verb: str, arguments: dict[str, Any], actor: Any) -> Any:
+        module = self._engine_module
+        if verb == "acknowledge":
+            action = module.Acknowledge()
+        elif verb == "assign":
+            action = module.Assign(owner=arguments.get("owner"))
+        elif verb == "notes":
+            action = module.AddNote(text=arguments["text"])
+        elif verb == "state":
+            action = module.ChangeState(state=self._model.IncidentState(arguments["state"]))
+        elif verb == "update":
+            action = module.Update(category=arguments.get("category"), priority=arguments.get("priority"))
+        else:  # pragma: no cover - the route table only offers INCIDENT_VERBS
+            raise ValueError(verb)
+        try:
+            return await self._engine.act(incident_id, action, actor)
+        except self._not_found:
+            raise not_found(f"no incident {incident_id}") from None
+        except self._refused as refused:
+            raise conflict(str(refused)) from None
+        except ValueError as error:
+            raise invalid(str(error)) from None
+
+    def counts_by_state(self) -> dict[str, int]:
+        return dict(self._engine.counts_by_state())
+
+
+def _find(*places: Any) -> Any:
+    *modules, name = places
+    for module in modules:
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise ImportError(f"hub.incidents has no {name}")
+
+
+def _real_actor(name: str, role: str, address: str | None) -> Any:
+    from hub.audit import Actor
+
+    return Actor(name=name, role=role, address=address)
+
+
+@define
+class WebBackend:
+    """The hub pieces the web layer uses. See ``WebService`` for what each one is."""
+
+    bus: Any
+    codec: Any
+    events: Any  # EventFactory for the web's own events (source hub.api)
+    clock: Any
+    log: Any
+    incidents: IncidentDesk
+    users: Any
+    sessions: Any
+    throttle: Any
+    partners: Any
+    audit: Any
+    directory: Any
+    adapters: Callable[[], list[Any]]
+    adapter_types: dict[str, AdapterType]
+    web: Any  # WebConfig
+    map: Any  # MapConfig
+    partner_configs: dict[str, Any] = field(factory=dict)
+    hub_name: str = "CCTV control room"
+    plugins: Any = None
+    plugin_context: Any = None
+    actor: Callable[[str, str, str | None], Any] = _real_actor
+    hub_version: str = "0"
+
+    @classmethod
+    def build(cls, *, incidents: Any, **pieces: Any) -> "WebBackend":
+        """A backend over the real engine (wrapped in ``EngineDesk``) and the other real pieces."""
+        desk = incidents if hasattr(incidents, "act") and hasattr(incidents, "counts_by_state") and \
+            getattr(incidents, "is_desk", False) else EngineDesk(incidents)
+        return cls(incidents=desk, **pieces)
+
+    def also(self, *jobs: Callable[..., Any]) -> Callable[[Any, int], None]:
+        """One ``bus.publish(also=...)`` job running each audit-style ``job(connection)`` in turn."""
+
+        def run(connection: Any, _seq: int) -> None:
+            for job in jobs:
+                job(connection)
+
+        return run
