@@ -1,0 +1,46 @@
+"""Incidents: the engine that raises them from events, their lifecycle, storage and escalation.
+
+See docs/incidents.md. ``IncidentEngine`` (engine.py) is the service; ``Incident`` and the actions
+(model.py) are what the API and console use; ``IncidentChanged`` (events.py) is the payload of every
+``incident.*`` event; ``create_incidents`` (store.py) is the schema migration.
+"""
+
+from hub.incidents.events import INCIDENT_EVENT_TYPES, TOPICS, IncidentChanged
+from hub.incidents.model import (
+    TRANSITIONS,
+    UNCHANGED,
+    Acknowledge,
+    AddNote,
+    Assign,
+    ChangeState,
+    HistoryEntry,
+    Incident,
+    IncidentAction,
+    IncidentDetail,
+    IncidentNote,
+    IncidentNotFound,
+    IncidentState,
+    TransitionRefused,
+    Update,
+)
+
+__all__ = [
+    "INCIDENT_EVENT_TYPES",
+    "TOPICS",
+    "TRANSITIONS",
+    "UNCHANGED",
+    "Acknowledge",
+    "AddNote",
+    "Assign",
+    "ChangeState",
+    "HistoryEntry",
+    "Incident",
+    "IncidentAction",
+    "IncidentChanged",
+    "IncidentDetail",
+    "IncidentNote",
+    "IncidentNotFound",
+    "IncidentState",
+    "TransitionRefused",
+    "Update",
+]
