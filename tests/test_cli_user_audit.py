@@ -90,7 +90,7 @@ def test_user_add_is_audited_as_the_command_line_without_the_password(hub, datab
     ((actor, role, address, action, target, detail),) = rows(
         database, "SELECT actor, role, address, action, target, detail FROM audit_log"
     )
-    assert (actor, role, address, action, target) == ("cli", "cli", "cli", "user.add", "alice")
+    assert (actor, role, address, action, target) == ("cli", "cli", "cli", "user.add", "user:alice")
     assert json.loads(detail)["role"] == "admin"
     assert PASSWORD not in repr(rows(database, "SELECT * FROM audit_log"))
 

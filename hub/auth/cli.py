@@ -162,7 +162,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         connection.close()
     if report.ok:
         head = f", head {report.head}" if report.head else ""
-        print(f"audit log OK: {report.rows} rows{head}")
+        print(f"audit log OK: {report.rows} row{'' if report.rows == 1 else 's'}{head}")
         return EXIT_OK
     print(f"audit log BROKEN: {report.rows} rows, {len(report.problems)} problem(s)")
     for problem in report.problems:

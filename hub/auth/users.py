@@ -103,7 +103,7 @@ def insert_user_job(
 ) -> Callable[[sqlite3.Connection], User]:
     """A write job inserting a user (and, given an actor, its ``user.add`` audit row in the same transaction)."""
     audit = (
-        audit_job(actor, "user.add", name, {"role": role, **(audit_detail or {})}, now)
+        audit_job(actor, "user.add", f"user:{name}", {"role": role, **(audit_detail or {})}, now)
         if actor is not None else None
     )
 
@@ -126,7 +126,7 @@ def disable_user_job(
     name: str, now: float, actor: Actor | None, audit_detail: Mapping[str, Any] | None = None
 ) -> Callable[[sqlite3.Connection], User]:
     """A write job disabling a user (and auditing ``user.disable``); disabling twice changes nothing more."""
-    audit = audit_job(actor, "user.disable", name, dict(audit_detail or {}), now) if actor is not None else None
+    audit = audit_job(actor, "user.disable", f"user:{name}", dict(audit_detail or {}), now) if actor is not None else None
 
     def disable(connection: sqlite3.Connection) -> User:
         row = connection.execute(f"SELECT {_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
@@ -145,7 +145,7 @@ def enable_user_job(
     name: str, now: float, actor: Actor | None, audit_detail: Mapping[str, Any] | None = None
 ) -> Callable[[sqlite3.Connection], User]:
     """A write job enabling a disabled user again (and auditing ``user.enable``)."""
-    audit = audit_job(actor, "user.enable", name, dict(audit_detail or {}), now) if actor is not None else None
+    audit = audit_job(actor, "user.enable", f"user:{name}", dict(audit_detail or {}), now) if actor is not None else None
 
     def enable(connection: sqlite3.Connection) -> User:
         row = connection.execute(f"SELECT {_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
@@ -163,7 +163,7 @@ def set_password_job(
     name: str, password_hash: str, now: float, actor: Actor | None, audit_detail: Mapping[str, Any] | None = None
 ) -> Callable[[sqlite3.Connection], User]:
     """A write job replacing a user's password hash (and auditing ``user.password``, without either)."""
-    audit = audit_job(actor, "user.password", name, dict(audit_detail or {}), now) if actor is not None else None
+    audit = audit_job(actor, "user.password", f"user:{name}", dict(audit_detail or {}), now) if actor is not None else None
 
     def set_password(connection: sqlite3.Connection) -> User:
         row = connection.execute(f"SELECT {_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()

@@ -178,8 +178,8 @@ def test_changes_by_an_actor_are_audited_in_the_same_transaction(users):
     users.clock.advance(0)
     rows = users.rows("SELECT actor, role, address, action, target, detail FROM audit_log ORDER BY id")
     assert rows == [
-        ("root-admin", "admin", "10.0.0.2", "user.add", "alice", '{"role":"operator"}'),
-        ("root-admin", "admin", "10.0.0.2", "user.disable", "alice", "{}"),
+        ("root-admin", "admin", "10.0.0.2", "user.add", "user:alice", '{"role":"operator"}'),
+        ("root-admin", "admin", "10.0.0.2", "user.disable", "user:alice", "{}"),
     ]
     connection = sqlite3.connect(users.path)
     assert verify_chain(connection).ok
@@ -242,7 +242,7 @@ def test_offline_add_creates_the_database_and_audits_as_cli(tmp_path):
     assert list_users_offline(path, migrations=MIGRATIONS) == [user]
     connection = sqlite3.connect(path)
     assert connection.execute("SELECT actor, role, address, action, target, detail FROM audit_log").fetchall() == [
-        ("cli", "cli", "cli", "user.add", "bob", '{"os_user":"ops","role":"admin"}')
+        ("cli", "cli", "cli", "user.add", "user:bob", '{"os_user":"ops","role":"admin"}')
     ]
     connection.close()
 
