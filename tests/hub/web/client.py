@@ -15,7 +15,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
-from twisted.web.client import Agent, HTTPConnectionPool, readBody
+from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IPolicyForHTTPS
 from twisted.web.client import FileBodyProducer
@@ -24,6 +24,23 @@ import io
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Ping, RejectConnection, RejectData, Request, TextMessage
+
+
+class _Collect(Protocol):
+    def __init__(self, done: Deferred) -> None:
+        self._done, self._parts = done, []
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        self._parts.append(data)
+
+    def connectionLost(self, reason: Any) -> None:  # noqa: N802
+        self._done.callback(b"".join(self._parts))
+
+
+def _read_body(response: Any) -> Deferred:
+    done: Deferred[bytes] = Deferred()
+    response.deliverBody(_Collect(done))
+    return done
 
 
 class Reply:
@@ -98,7 +115,7 @@ class WebClient:
                 sent.addRawHeader("Content-Type", "application/json")
             producer = FileBodyProducer(io.BytesIO(data))
         response = await self.agent.request(method.encode(), (self.base_url + path).encode(), sent, producer)
-        content = await readBody(response)
+        content = await _read_body(response)
         for header in response.headers.getRawHeaders("set-cookie") or []:
             parsed = SimpleCookie(header.decode() if isinstance(header, bytes) else header)
             if "hub_session" in parsed:
