@@ -375,3 +375,15 @@ def test_every_incident_event_decodes_to_its_snapshot(room):
     room.emit(subject=RADIO)
     snapshots = [Incident.from_json(change.payload.incident) for change in room.changes()]
     assert snapshots[-1] == room.only()
+
+
+def test_a_late_outcome_still_lands_on_a_closed_incident_without_reopening_it(room):
+    """An event naming a closed incident is added to its timeline; the incident stays closed."""
+    from hub.incidents.model import ChangeState
+
+    room.emit(subject=RADIO)
+    for state in ("in_progress", "resolved", "closed"):
+        room.act("INC-000001", ChangeState(state))
+    room.emit("shopwatch.command.failed", severity=Severity.MEDIUM, subject=Subject(kind="adapter", id="x"), incident_id="INC-000001")
+    incident = room.only()
+    assert (incident.state, incident.event_count) == (IncidentState.CLOSED, 2)
