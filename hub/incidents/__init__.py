@@ -8,7 +8,7 @@ See docs/incidents.md. ``IncidentEngine`` (engine.py) is the service; ``Incident
 from hub.incidents.events import INCIDENT_EVENT_TYPES, TOPICS, IncidentChanged
 from hub.incidents.model import (
     TRANSITIONS,
-    UNCHANGED,
+    CLEAR,
     Acknowledge,
     AddNote,
     Assign,
@@ -27,8 +27,8 @@ from hub.incidents.model import (
 __all__ = [
     "INCIDENT_EVENT_TYPES",
     "TOPICS",
+    "CLEAR",
     "TRANSITIONS",
-    "UNCHANGED",
     "Acknowledge",
     "AddNote",
     "Assign",

@@ -23,7 +23,7 @@ from hub.incidents.events import TOPICS, IncidentChanged
 from hub.incidents.model import (
     OPEN_STATES,
     TRANSITIONS,
-    UNCHANGED,
+    CLEAR,
     Acknowledge,
     AddNote,
     Assign,
@@ -474,7 +474,11 @@ class IncidentEngine(Service):
             changes: dict[str, Any] = {}
             for name in ("category", "priority"):
                 value = getattr(action, name)
-                if value is not UNCHANGED and value != getattr(incident, name):
+                if value is None:
+                    continue
+                if value is CLEAR:
+                    value = None
+                if value != getattr(incident, name):
                     detail[name] = {"from": getattr(incident, name), "to": value}
                     changes[name] = value
             if not changes:

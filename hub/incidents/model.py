@@ -224,15 +224,15 @@ class IncidentDetail:
 # --- What an operator can do to an incident -------------------------------------------------------
 
 
-class _Unchanged(enum.Enum):
-    UNCHANGED = "unchanged"
+class _Clear(enum.Enum):
+    CLEAR = "clear"
 
     def __repr__(self) -> str:
-        return "UNCHANGED"
+        return "CLEAR"
 
 
-#: "Leave this field as it is" in ``Update`` (``None`` clears it).
-UNCHANGED = _Unchanged.UNCHANGED
+#: "Remove this value" in ``Update`` (``None`` leaves it as it is).
+CLEAR = _Clear.CLEAR
 
 
 def _text(limit: int, what: str, *, optional: bool = False) -> Any:
@@ -279,24 +279,28 @@ class ChangeState:
 
 
 def _priority(_instance: object, _attribute: object, value: object) -> None:
-    if value is UNCHANGED or value is None:
+    if value is CLEAR or value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
         raise ValueError("priority must be a whole number from 1 (most urgent) to 5")
 
 
 def _category(_instance: object, _attribute: object, value: object) -> None:
-    if value is UNCHANGED or value is None:
+    if value is CLEAR or value is None:
         return
     _text(MAX_CATEGORY_LENGTH, "category")(_instance, _attribute, value)
 
 
 @frozen
 class Update:
-    """Change the category and/or priority. A field left ``UNCHANGED`` is kept; ``None`` clears it."""
+    """Change the category and/or priority. A field left ``None`` is kept as it is; ``CLEAR`` removes it.
 
-    category: str | None | _Unchanged = field(default=UNCHANGED, validator=_category)
-    priority: int | None | _Unchanged = field(default=UNCHANGED, validator=_priority)
+    (None keeps rather than clears so that an API body that leaves a field out, or sends it as null,
+    can never wipe what an operator set.)
+    """
+
+    category: str | _Clear | None = field(default=None, validator=_category)
+    priority: int | _Clear | None = field(default=None, validator=_priority)
     name = "update"
 
 

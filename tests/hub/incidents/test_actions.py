@@ -8,7 +8,7 @@ import pytest
 
 from hub.events import Severity, Subject
 from hub.incidents.model import (
-    UNCHANGED,
+    CLEAR,
     Acknowledge,
     AddNote,
     Assign,
@@ -163,13 +163,13 @@ def test_notes_are_kept_in_order_with_author_and_time(room, incident):
 
 
 def test_update_changes_only_what_it_names(room, incident):
-    """Update sets category and priority; UNCHANGED keeps a field; None clears it; nothing to do is refused."""
+    """Update sets category and priority; None keeps a field; CLEAR removes it; nothing to do is refused."""
     updated = room.act(incident, Update(category="shoplifting", priority=2))
     assert (updated.category, updated.priority) == ("shoplifting", 2)
-    updated = room.act(incident, Update(priority=None))
+    updated = room.act(incident, Update(category=None, priority=CLEAR))
     assert (updated.category, updated.priority) == ("shoplifting", None)
     assert room.store.history(incident)[-1].detail == {"priority": {"from": 2, "to": None}}
-    error = room.refused(incident, Update(category="shoplifting", priority=UNCHANGED))
+    error = room.refused(incident, Update(category="shoplifting", priority=None))
     assert str(error) == f"{incident} already has that category and priority"
 
 

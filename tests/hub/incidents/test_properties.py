@@ -12,6 +12,7 @@ from twisted.python.failure import Failure
 
 from hub.events import Severity, Subject
 from hub.incidents.model import (
+    CLEAR,
     TRANSITIONS,
     Acknowledge,
     AddNote,
@@ -29,7 +30,7 @@ actions = st.one_of(
     st.builds(Assign, st.sampled_from([None, "alice", "bob"])),
     st.builds(AddNote, st.sampled_from(["on scene", "police called"])),
     st.builds(ChangeState, st.sampled_from(IncidentState)),
-    st.builds(Update, category=st.sampled_from([None, "theft"]), priority=st.sampled_from([None, 1, 5])),
+    st.builds(Update, category=st.sampled_from([None, CLEAR, "theft"]), priority=st.sampled_from([None, CLEAR, 1, 5])),
 )
 steps = st.lists(
     st.one_of(
