@@ -174,6 +174,7 @@ class LiveStream:
         #: The highest seq the stream's subscription has been given.
         self.seen = 0
         self.frames_sent = 0
+        self.frames_built = 0
         self.pauses = 0
 
     # --- lifecycle -----------------------------------------------------------------------------------
@@ -281,6 +282,7 @@ class LiveStream:
             if key not in frames:
                 texts = [text for _seq, topic, text in pending[start:] if client.matches(topic)]
                 frames[key] = (_frame(texts), len(texts)) if texts else None
+                self.frames_built += 1 if texts else 0
             client.position = max(client.position, last)
             made = frames[key]
             if made is not None:
