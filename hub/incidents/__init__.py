@@ -7,8 +7,8 @@ See docs/incidents.md. ``IncidentEngine`` (engine.py) is the service; ``Incident
 
 from hub.incidents.events import INCIDENT_EVENT_TYPES, TOPICS, IncidentChanged
 from hub.incidents.model import (
-    TRANSITIONS,
     CLEAR,
+    TRANSITIONS,
     Acknowledge,
     AddNote,
     Assign,

@@ -21,9 +21,9 @@ from hub.config import EscalationConfig, IncidentsConfig
 from hub.events import Event, EventDecodeError, EventFactory, Severity, Subject
 from hub.incidents.events import TOPICS, IncidentChanged
 from hub.incidents.model import (
+    CLEAR,
     OPEN_STATES,
     TRANSITIONS,
-    CLEAR,
     Acknowledge,
     AddNote,
     Assign,
