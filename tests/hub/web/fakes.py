@@ -58,7 +58,7 @@ class FakeUsers:
         return found[0] if found else None
 
     def list(self) -> list[FakeUser]:
-        return [user for user, _password in sorted(self.users.values())]
+        return [self.users[name][0] for name in sorted(self.users)]
 
     def disable(self, name: str, *, actor: Any = None) -> Any:
         user, password = self.users[name]

@@ -1,0 +1,262 @@
+"""The API's routes as the console uses them: incidents, commands, events, status, assets, map, audit,
+users, metrics, the console's files and plugin routes."""
+
+from __future__ import annotations
+
+import pytest_twisted
+from twisted.web.resource import Resource
+
+from hub.api import WebRoute
+from hub.events import Location, Subject
+from tests.hub.web.conftest import METRICS_TOKEN
+from tests.hub.web.fakes import FakeIncident
+
+
+async def radio_event(web, topic="radio.emergency.raised", source="radio.town_centre"):
+    event = web.bus.events.for_source(source)(
+        topic, web.bus.note("Emergency button at the Market Tavern").payload,
+        severity=40, subject=Subject(kind="radio_unit", id="2041"), summary="Emergency button",
+        location=Location(name="Market Place", camera="42"))
+    seq = await web.bus.publish(event)
+    return event.with_seq(seq)
+
+
+@pytest_twisted.ensureDeferred
+async def test_incidents_list_filters_by_state_and_refuses_unknown_states(web):
+    """?state= takes a comma-separated list of lifecycle states."""
+    web.desk.add(FakeIncident("inc-1", "Fight", state="new"))
+    web.desk.add(FakeIncident("inc-2", "Theft", state="closed"))
+    olive = await web.logged_in("olive")
+    reply = await olive.request("GET", "/api/incidents?state=new,acknowledged")
+    assert [i["id"] for i in reply.json["incidents"]] == ["inc-1"]
+    bad = await olive.request("GET", "/api/incidents?state=open")
+    assert (bad.status, bad.error_code) == (400, "invalid")
+
+
+@pytest_twisted.ensureDeferred
+async def test_incident_detail_has_events_actions_offered_by_the_events_adapter_and_cameras(web):
+    """Actions are the commands of the adapter that sent an event, whose applies_to matches it."""
+    event = await radio_event(web)
+    web.desk.add(FakeIncident("inc-1", "Emergency", cameras=("42",)), [event])
+    olive = await web.logged_in("olive")
+    detail = (await olive.request("GET", "/api/incidents/inc-1")).json
+    assert detail["events"][0]["id"] == event.id and detail["events"][0]["seq"] == event.seq
+    assert [(a["adapter"], a["verb"]) for a in detail["actions"]] == [("radio.town_centre", "broadcast")]
+    assert detail["actions"][0]["arguments"][0]["max_length"] == 160
+    assert [c["id"] for c in detail["cameras"]] == ["42"] and detail["cameras"][0]["name"] == "Market Place"
+    missing = await olive.request("GET", "/api/incidents/nope")
+    assert (missing.status, missing.error_code) == (404, "not_found")
+
+
+@pytest_twisted.ensureDeferred
+async def test_incident_actions_pass_the_actor_with_address_and_a_refused_transition_is_409(web):
+    """The engine is told who acted and from where; a move the lifecycle forbids is a conflict."""
+    web.desk.add(FakeIncident("inc-1", "Fight"))
+    olive = await web.logged_in("olive")
+    assert (await olive.request("POST", "/api/incidents/inc-1/notes", {"text": "Units on the way"})).status == 200
+    assert (await olive.request("POST", "/api/incidents/inc-1/state", {"state": "closed"})).status == 200
+    again = await olive.request("POST", "/api/incidents/inc-1/acknowledge", {})
+    assert (again.status, again.error_code) == (409, "conflict")
+    _id, verb, arguments, actor = web.desk.acted[0]
+    assert (verb, arguments) == ("notes", {"text": "Units on the way"})
+    assert (actor.name, actor.role, actor.address) == ("olive", "operator", "127.0.0.1")
+    bad = await olive.request("POST", "/api/incidents/inc-1/state", {"state": "gone"})
+    assert bad.status == 422
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_command_is_published_on_the_bus_and_audited_in_the_same_transaction(web):
+    """202 with the command id and seq; the bus has command.radio.broadcast asked by the user."""
+    olive = await web.logged_in("olive")
+    reply = await olive.request("POST", "/api/commands", {"adapter": "radio.town_centre", "verb": "broadcast",
+                                                          "arguments": {"message": "Suspect heading north"}})
+    assert reply.status == 202, reply
+    [event] = web.bus.bus.replay(reply.json["seq"] - 1, limit=1)
+    assert event.topic == "command.radio.broadcast" and event.id == reply.json["command_id"]
+    assert event.payload.requested_by == "olive" and event.payload.adapter == "radio.town_centre"
+    [entry] = [e for e in web.audit.entries if e.action == "command.request"]
+    assert entry.target == "adapter:radio.town_centre" and entry.detail["command_id"] == event.id
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_command_to_an_adapter_that_is_not_running_is_answered_refused_at_once(web):
+    """The command is still journaled, followed by a refused outcome linked to it and its incident."""
+    web.desk.add(FakeIncident("inc-1", "Emergency"))
+    olive = await web.logged_in("olive")
+    reply = await olive.request("POST", "/api/incidents/inc-1/commands",
+                                {"adapter": "radio.night", "verb": "broadcast", "arguments": {"message": "hi"}})
+    assert reply.status == 202
+    command, outcome = web.bus.bus.replay(reply.json["seq"] - 1, limit=2)
+    assert command.incident_id == "inc-1"
+    assert outcome.topic == "radio.command.refused"
+    assert outcome.causation_id == command.id and outcome.incident_id == "inc-1"
+    assert "failed" in outcome.payload.detail
+
+
+@pytest_twisted.ensureDeferred
+async def test_unknown_adapters_verbs_and_bad_arguments_are_422_and_other_roles_verbs_403(web):
+    """Nothing is published for a command the adapter would not understand or the user may not give."""
+    olive = await web.logged_in("olive")
+    head = web.bus.bus.head
+    cases = [({"adapter": "radio.nowhere", "verb": "broadcast"}, 422),
+             ({"adapter": "radio.town_centre", "verb": "explode"}, 422),
+             ({"adapter": "radio.town_centre", "verb": "broadcast", "arguments": {"message": "x" * 161}}, 422),
+             ({"adapter": "radio.town_centre", "verb": "broadcast", "arguments": {}}, 422),
+             ({"adapter": "radio.town_centre", "verb": "reset"}, 403)]
+    for body, status in cases:
+        reply = await olive.request("POST", "/api/commands", body)
+        assert reply.status == status, (body, reply)
+    assert web.bus.bus.head == head
+    offered = (await olive.request("GET", "/api/commands")).json["commands"]
+    assert {(c["adapter"], c["verb"], c["running"]) for c in offered} == {
+        ("radio.town_centre", "broadcast", True), ("radio.night", "broadcast", False)}
+
+
+@pytest_twisted.ensureDeferred
+async def test_events_are_read_after_a_seq_with_a_topic_pattern(web):
+    """/api/events pages through the journal."""
+    for topic in ("test.alpha.one", "test.beta.one", "test.alpha.two"):
+        await web.bus.publish(web.bus.note("n", topic=topic))
+    aud = await web.logged_in("aud")
+    reply = (await aud.request("GET", "/api/events?since=0&topic=test.alpha.*")).json
+    assert [e["topic"] for e in reply["events"]] == ["test.alpha.one", "test.alpha.two"]
+    assert reply["head"] == web.bus.bus.head
+    assert (await aud.request("GET", "/api/events?topic=A..B")).status == 400
+    assert (await aud.request("GET", "/api/events?limit=0")).status == 400
+
+
+@pytest_twisted.ensureDeferred
+async def test_status_lists_adapters_partners_the_bus_and_its_subscribers(web):
+    """The status panel's one request."""
+    status = (await (await web.logged_in("olive")).request("GET", "/api/adapters")).json
+    assert [(a["name"], a["state"]) for a in status["adapters"]] == [("radio.town_centre", "running"),
+                                                                     ("radio.night", "failed")]
+    assert status["partners"] == [{"name": "shopwatch_app", "display_name": "Shopwatch app", "enabled": True,
+                                   "last_report_at": None}]
+    assert "web-stream" in [s["name"] for s in status["bus"]["subscribers"]]
+
+
+@pytest_twisted.ensureDeferred
+async def test_cameras_fibre_nodes_and_the_map_come_from_the_directory_and_config(web):
+    """The map has the configured sites and every placed asset; no image is configured here."""
+    olive = await web.logged_in("olive")
+    assert [c["id"] for c in (await olive.request("GET", "/api/cameras")).json["cameras"]] == ["42"]
+    assert [n["id"] for n in (await olive.request("GET", "/api/fibre-nodes")).json["fibre_nodes"]] == ["cab-7"]
+    drawn = (await olive.request("GET", "/api/map")).json
+    assert drawn["map"] == {"image_url": None, "bounds": None, "tile_url": None}
+    assert drawn["sites"] == [{"name": "Market Place", "lat": 53.2, "lon": -1.4, "kind": "site"}]
+    assert [c["id"] for c in drawn["cameras"]] == ["42"] and drawn["fibre_nodes"] == []
+    assert (await olive.request("GET", "/api/map/image")).status == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_auditors_read_and_export_the_audit_log_and_the_export_is_itself_audited(web):
+    """Entries come as JSON; the export is a download and leaves an audit.export row."""
+    await web.logged_in("olive")
+    aud = await web.logged_in("aud")
+    entries = (await aud.request("GET", "/api/audit?action=session.login")).json["entries"]
+    assert [e["actor"] for e in entries] == ["olive", "aud"]
+    export = await aud.request("GET", "/api/audit/export?format=jsonl")
+    assert export.status == 200 and "attachment" in export.header("content-disposition")
+    assert len(export.body.decode().splitlines()) == 2
+    assert web.audit.actions()[-1] == "audit.export"
+    assert (await aud.request("GET", "/api/audit/export?format=xml")).status == 400
+
+
+@pytest_twisted.ensureDeferred
+async def test_admins_add_and_disable_users_and_disabling_ends_their_sessions(web):
+    """A disabled user's open sessions end at once; the store audits both changes with the admin as actor."""
+    ada = await web.logged_in("ada")
+    added = await ada.request("POST", "/api/users", {"name": "nina", "role": "operator",
+                                                     "password": "correct horse battery"})
+    assert added.status == 201 and added.json["user"]["name"] == "nina"
+    assert (await ada.request("POST", "/api/users", {"name": "nina", "role": "operator",
+                                                     "password": "correct horse battery"})).status == 409
+    nina = await web.logged_in("nina")
+    assert (await ada.request("POST", "/api/users/nina/disable", {})).status == 204
+    assert (await nina.request("GET", "/api/session")).status == 401
+    assert [(actor.name, action) for actor, action, _name in web.users.audited] == [
+        ("ada", "user.add"), ("ada", "user.disable")]
+    assert (await ada.request("POST", "/api/users/ghost/disable", {})).status == 404
+    names = [u["name"] for u in (await ada.request("GET", "/api/users")).json["users"]]
+    assert "nina" in names
+
+
+@pytest_twisted.ensureDeferred
+async def test_metrics_are_prometheus_text_for_supervisors_and_the_scrape_token(web):
+    """Counters and gauges by name, readable with a session or the bearer token, not with a wrong token."""
+    await web.bus.publish(web.bus.note("n", topic="test.alpha.one"))
+    web.desk.add(FakeIncident("inc-1", "Fight"))
+    scraper = web.client()
+    reply = await scraper.request("GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert reply.status == 200 and reply.header("content-type").startswith("text/plain; version=0.0.4")
+    text = reply.body.decode()
+    for line in ('hub_events_by_topic_prefix{prefix="test"} 1', 'hub_incidents{state="new"} 1',
+                 'hub_adapter_up{adapter="radio.town_centre",type="radio",state="running"} 1',
+                 'hub_adapter_up{adapter="radio.night",type="radio",state="failed"} 0',
+                 "hub_websocket_clients 0", 'hub_bus_subscriber_queue_depth{subscriber="web-stream"} 0',
+                 "# TYPE hub_events_published_total counter"):
+        assert line in text, line
+    assert "hub_bus_head " in text and "hub_sessions_active 0" in text
+    wrong = await scraper.request("GET", "/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status == 401
+    sam = await web.logged_in("sam")
+    again = (await sam.request("GET", "/metrics")).body.decode()
+    assert 'hub_http_requests_total{route="/metrics",code="200"} 1' in again
+    assert "hub_sessions_active 1" in again
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_console_files_are_served_from_the_static_folder_and_nothing_outside_it(harness_factory, tmp_path):
+    """/ is index.html, /static/ the rest, with types; traversal and hidden files are 404."""
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "index.html").write_text("<!doctype html><title>Hub</title>")
+    (static / "app.js").write_text("console.log('hub')")
+    (static / ".secret.js").write_text("no")
+    (tmp_path / "outside.js").write_text("no")
+    web = await harness_factory(static_dir=static).start()
+    try:
+        client = web.client()
+        index = await client.request("GET", "/")
+        assert index.status == 200 and index.header("content-type").startswith("text/html")
+        assert index.header("content-security-policy").startswith("default-src 'self'")
+        script = await client.request("GET", "/static/app.js")
+        assert script.body == b"console.log('hub')" and script.header("content-type").startswith("text/javascript")
+        for path in ("/static/../outside.js", "/static/%2e%2e/outside.js", "/static/.secret.js", "/static/nope.js"):
+            assert (await client.request("GET", path)).status == 404, path
+    finally:
+        await web.stop()
+
+
+class Hello(Resource):
+    isLeaf = True
+
+    def render_GET(self, request):  # noqa: N802
+        request.setHeader("content-type", "application/json")
+        return b'{"hello": "plugin"}'
+
+
+class Plugins:
+    def web_routes(self):
+        return [("demo", WebRoute(path="hello", resource_factory=lambda hub: Hello(), roles=("supervisor",)))]
+
+    def console_panels(self):
+        return []
+
+
+@pytest_twisted.ensureDeferred
+async def test_plugin_routes_are_mounted_under_their_plugin_behind_the_same_auth_and_documented(harness_factory):
+    """A plugin's WebRoute answers at /api/plugins/<plugin>/<path> for its roles only, and is in OpenAPI."""
+    web = await harness_factory(plugins=Plugins()).start()
+    try:
+        sam, olive = await web.logged_in("sam"), await web.logged_in("olive")
+        reply = await sam.request("GET", "/api/plugins/demo/hello")
+        assert (reply.status, reply.json) == (200, {"hello": "plugin"})
+        assert reply.header("x-frame-options") == "DENY"
+        assert (await olive.request("GET", "/api/plugins/demo/hello")).status == 403
+        assert (await web.client().request("GET", "/api/plugins/demo/hello")).status == 401
+        document = (await sam.request("GET", "/api/openapi.json")).json
+        assert document["paths"]["/api/plugins/demo/hello"]["get"]["x-roles"] == ["supervisor"]
+    finally:
+        await web.stop()
