@@ -214,6 +214,7 @@ class Api:
             "notes": [{"at": iso(note.at), "author": note.author, "text": note.text} for note in detail.notes],
             "history": [{"at": iso(entry.at), "actor": entry.actor, "action": entry.action,
                          "detail": dict(entry.detail)} for entry in detail.history],
+            "folded": sorted(getattr(detail, "folded", ())),
             "actions": self._actions_for(detail.events, ctx.principal.role),
             "cameras": self._cameras_for(incident, detail.events),
         })

@@ -45,23 +45,15 @@ INCIDENT_VERBS = ("acknowledge", "assign", "notes", "state", "update")
 class EngineDesk:
     """``IncidentDesk`` over helper A's ``IncidentEngine``."""
 
+    is_desk = True
+
     def __init__(self, engine: Any) -> None:
-        from hub.incidents import engine as engine_module
         from hub.incidents import model
 
         self._engine = engine
-        self._engine_module = engine_module
         self._model = model
-        self._not_found = _find(engine_module, model, "IncidentNotFound")
-        self._refused = _find(engine_module, model, "TransitionRefused")
 
     def list(self, **filters: Any) -> list[Any]:
-        if filters.get("states"):
-            filters["states"] = [self._model.IncidentState(state) for state in filters["states"]]
-        if filters.get("min_severity") is not None:
-            from hub.events import Severity
-
-            filters["min_severity"] = Severity.parse(filters["min_severity"])
         return self._engine.list(**filters)
 
     def get(self, incident_id: str) -> Any | None:
@@ -70,42 +62,38 @@ class EngineDesk:
     def detail(self, incident_id: str) -> Any | None:
         try:
             return self._engine.detail(incident_id)
-        except self._not_found:
+        except self._model.IncidentNotFound:
             return None
 
     async def act(self, incident_id: str, verb: str, arguments: dict[str, Any], actor: Any) -> Any:
-        module = self._engine_module
-        if verb == "acknowledge":
-            action = module.Acknowledge()
-        elif verb == "assign":
-            action = module.Assign(owner=arguments.get("owner"))
-        elif verb == "notes":
-            action = module.AddNote(text=arguments["text"])
-        elif verb == "state":
-            action = module.ChangeState(state=self._model.IncidentState(arguments["state"]))
-        elif verb == "update":
-            action = module.Update(category=arguments.get("category"), priority=arguments.get("priority"))
-        else:  # pragma: no cover - the route table only offers INCIDENT_VERBS
-            raise ValueError(verb)
+        model = self._model
         try:
+            if verb == "acknowledge":
+                action: Any = model.Acknowledge()
+            elif verb == "assign":
+                action = model.Assign(owner=arguments.get("owner"))
+            elif verb == "notes":
+                action = model.AddNote(text=arguments["text"])
+            elif verb == "state":
+                action = model.ChangeState(state=arguments["state"])
+            elif verb == "update":
+                # Left out keeps a field; sent as null clears it.
+                action = model.Update(**{
+                    name: (model.CLEAR if arguments[name] is None else arguments[name])
+                    for name in ("category", "priority") if name in arguments
+                })
+            else:  # pragma: no cover - the route table only offers INCIDENT_VERBS
+                raise ValueError(verb)
             return await self._engine.act(incident_id, action, actor)
-        except self._not_found:
+        except model.IncidentNotFound:
             raise not_found(f"no incident {incident_id}") from None
-        except self._refused as refused:
+        except model.TransitionRefused as refused:
             raise conflict(str(refused)) from None
         except ValueError as error:
             raise invalid(str(error)) from None
 
     def counts_by_state(self) -> dict[str, int]:
         return dict(self._engine.counts_by_state())
-
-
-def _find(*places: Any) -> Any:
-    *modules, name = places
-    for module in modules:
-        if hasattr(module, name):
-            return getattr(module, name)
-    raise ImportError(f"hub.incidents has no {name}")
 
 
 def _real_actor(name: str, role: str, address: str | None) -> Any:
@@ -144,8 +132,7 @@ class WebBackend:
     @classmethod
     def build(cls, *, incidents: Any, **pieces: Any) -> "WebBackend":
         """A backend over the real engine (wrapped in ``EngineDesk``) and the other real pieces."""
-        desk = incidents if hasattr(incidents, "act") and hasattr(incidents, "counts_by_state") and \
-            getattr(incidents, "is_desk", False) else EngineDesk(incidents)
+        desk = incidents if getattr(incidents, "is_desk", False) else EngineDesk(incidents)
         return cls(incidents=desk, **pieces)
 
     def also(self, *jobs: Callable[..., Any]) -> Callable[[Any, int], None]:
