@@ -37,15 +37,16 @@ def session_alive(sessions: Any) -> Callable[[str], bool]:
 
 def tls_options(certificate: Path, private_key: Path) -> Any:
     """Twisted TLS options from PEM files; the certificate file may carry the chain after the leaf."""
-    from OpenSSL import crypto
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
     from twisted.internet import ssl
 
     pem = Path(certificate).read_bytes()
     blocks = re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", pem, re.DOTALL)
     if not blocks:
         raise ValueError(f"{certificate} holds no PEM certificate")
-    key = crypto.load_privatekey(crypto.FILETYPE_PEM, Path(private_key).read_bytes())
-    leaf, *chain = [crypto.load_certificate(crypto.FILETYPE_PEM, block) for block in blocks]
+    key = load_pem_private_key(Path(private_key).read_bytes(), password=None)
+    leaf, *chain = [x509.load_pem_x509_certificate(block) for block in blocks]
     return ssl.CertificateOptions(privateKey=key, certificate=leaf, extraCertChain=chain)
 
 
