@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from hub.commands import CommandRefused, command_event, outcome_event
-from hub.events import CommandOutcomeKind, Severity, dumps_json
+from hub.events import CommandOutcomeKind, Severity
 from hub.topics import TopicMatcher, TopicPatternError, parse_pattern
 from hub.web import schema as s
 from hub.web.auth import COOKIE, origin_allowed

@@ -17,11 +17,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any, Callable, Iterable
 
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import LoopingCall
-from twisted.web.server import NOT_DONE_YET
 from twisted.web.websocket import WebSocketResource
 from zope.interface import implementer
-from twisted.internet.interfaces import IPushProducer
 
 from hub.events import dumps_json, loads_json
 from hub.topics import TopicMatcher

@@ -6,6 +6,7 @@ session cookie or an Origin header; it also records the close code the server se
 
 from __future__ import annotations
 
+import io
 import json
 from http.cookies import SimpleCookie
 from typing import Any
@@ -15,15 +16,20 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
-from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IPolicyForHTTPS
-from twisted.web.client import FileBodyProducer
-from zope.interface import implementer
-import io
-
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, CloseConnection, Ping, RejectConnection, RejectData, Request, TextMessage
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from zope.interface import implementer
 
 
 class _Collect(Protocol):

@@ -16,7 +16,14 @@ from hub.api import AdapterType, CommandArgument, CommandSpec
 from hub.auth.partners import PartnerGate
 from hub.auth.sessions import SessionManager
 from hub.auth.throttle import LoginThrottle
-from hub.config import HubConfig, HubSection, MapConfig, MapSite, PartnerConfig, WebConfig
+from hub.config import (
+    HubConfig,
+    HubSection,
+    MapConfig,
+    MapSite,
+    PartnerConfig,
+    WebConfig,
+)
 from hub.directory import Asset, Directory
 from hub.secrets import Secret
 from hub.testing import BusHarness

@@ -59,7 +59,7 @@ async def test_a_repeated_reference_returns_the_first_event_and_publishes_nothin
 @pytest_twisted.ensureDeferred
 async def test_two_identical_reports_at_once_make_one_event(web):
     """A repeat that arrives while the first is still being written waits for it."""
-    from twisted.internet.defer import DeferredList, Deferred
+    from twisted.internet.defer import Deferred, DeferredList
 
     replies = await DeferredList([Deferred.fromCoroutine(post(web, REPORT)) for _ in range(2)])
     bodies = [reply.json for _ok, reply in replies]

@@ -17,7 +17,14 @@ from hub.auth.users import UserStore
 from hub.bus import Bus
 from hub.config import HubConfig, IncidentsConfig, PartnerConfig
 from hub.directory import Directory
-from hub.events import CORE_EVENT_TYPES, EventCodec, EventFactory, EventTypeRegistry, Severity, Subject
+from hub.events import (
+    CORE_EVENT_TYPES,
+    EventCodec,
+    EventFactory,
+    EventTypeRegistry,
+    Severity,
+    Subject,
+)
 from hub.incidents.engine import IncidentEngine
 from hub.incidents.events import INCIDENT_EVENT_TYPES
 from hub.incidents.store import IncidentStore
