@@ -1,0 +1,441 @@
+// One incident in full: what it is, what can be done to it (acknowledge, assign, note, change state, the
+// adapters' commands), and its timeline of events, notes, history and cameras. Live: the console passes
+// in every stream event of this incident, and re-reads the detail when the incident itself changes.
+
+import { ApiError, get, path, post } from "./api.js";
+import { h, replace } from "./dom.js";
+import { age, clockTime, fullTime, locationName, stateLabel } from "./format.js";
+import { sourcesOf } from "./incidents.js";
+
+// The lifecycle's allowed moves, as hub/incidents/model.py has them; the hub refuses others with 409
+// anyway, this only keeps impossible choices out of the menu.
+export const TRANSITIONS = {
+  new: ["acknowledged", "in_progress"],
+  acknowledged: ["in_progress", "resolved"],
+  in_progress: ["resolved"],
+  resolved: ["in_progress", "closed"],
+  closed: [],
+};
+
+const ACTING_ROLES = ["operator", "supervisor", "admin"];
+
+export function canAct(role) {
+  return ACTING_ROLES.includes(role);
+}
+
+/** Run one incident action on the hub; returns the incident as it now is. */
+export async function act(id, action, body = {}) {
+  const answer = await post(path`/api/incidents/${id}/` + action, body);
+  return answer && answer.incident;
+}
+
+export class DetailView {
+  constructor({ container, session, onIncident, onClose, toast, cameras }) {
+    this.container = container;
+    this.session = session; // () => {user: {name, role}}
+    this.onIncident = onIncident; // (incident) => void: a fresh snapshot for the store
+    this.onClose = onClose;
+    this.toast = toast;
+    this.cameras = cameras; // () => Promise<[asset]>
+    this.id = null;
+    this.data = null;
+    this.events = new Map(); // seq -> event
+    this.loadToken = 0;
+    this.refreshTimer = null;
+    this.pendingCommands = new Map(); // command id -> status element
+    this.actionsKey = "";
+  }
+
+  get role() {
+    const session = this.session();
+    return session && session.user ? session.user.role : "";
+  }
+
+  get userName() {
+    const session = this.session();
+    return session && session.user ? session.user.name : "";
+  }
+
+  async open(id) {
+    if (this.id !== id) {
+      this.id = id;
+      this.data = null;
+      this.events = new Map();
+      this.actionsKey = "";
+      this.pendingCommands = new Map();
+      replace(this.container, h("p", { class: "empty" }, "Loading…"));
+    }
+    await this.load();
+  }
+
+  close() {
+    this.id = null;
+    this.data = null;
+    clearTimeout(this.refreshTimer);
+    replace(this.container, h("p", { class: "empty" }, "Select an incident: ",
+      h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " to move, ", h("kbd", {}, "Enter"), " to open."));
+  }
+
+  async load() {
+    const id = this.id;
+    const token = ++this.loadToken;
+    let data;
+    try {
+      data = await get(path`/api/incidents/${id}`);
+    } catch (error) {
+      if (token !== this.loadToken || this.id !== id) return;
+      if (error instanceof ApiError && error.status === 401) return;
+      replace(this.container, h("p", { class: "error" }, `This incident cannot be shown: ${error.message}`));
+      return;
+    }
+    if (token !== this.loadToken || this.id !== id) return;
+    this.data = data;
+    for (const event of data.events || []) this.events.set(Number(event.seq), event);
+    if (data.incident) this.onIncident(data.incident);
+    this.render();
+  }
+
+  /** Re-read the detail shortly (several changes in a burst make one request). */
+  refreshSoon() {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => {
+      if (this.id) this.load();
+    }, 150);
+  }
+
+  /** A stream event; kept when it belongs to the open incident. */
+  addEvent(event) {
+    if (!this.id || event.incident_id !== this.id) return;
+    this.events.set(Number(event.seq), event);
+    this.noteOutcome(event);
+    if (this.timeline) this.renderTimeline();
+    if (String(event.topic || "").startsWith("incident.")) {
+      if (this.data && event.payload && event.payload.incident) {
+        this.data.incident = event.payload.incident;
+        this.renderSummary();
+        this.renderActions();
+      }
+      this.refreshSoon();
+    }
+  }
+
+  /** A newer snapshot of the open incident arrived (from an action's answer or the stream). */
+  updateIncident(incident) {
+    if (!this.data || !incident || incident.id !== this.id) return;
+    this.data.incident = incident;
+    this.renderSummary();
+    this.renderActions();
+  }
+
+  render() {
+    const incident = this.data.incident;
+    this.summary = h("header", { class: "detail-head" });
+    this.actions = h("section", { class: "detail-actions", "aria-label": "Actions" });
+    this.commands = h("section", { class: "detail-commands", "aria-label": "Commands" });
+    this.timeline = h("ol", { class: "timeline", "aria-label": "Timeline, newest first" });
+    this.notes = h("ol", { class: "notes" });
+    this.history = h("ol", { class: "history" });
+    this.cameraList = h("ul", { class: "cameras" });
+    const article = h("article", { class: "detail", dataset: { id: incident.id } },
+      this.summary,
+      this.actions,
+      this.commands,
+      h("section", {}, h("h3", {}, "Timeline"), this.timeline),
+      h("section", {}, h("h3", {}, "Notes"), this.notes),
+      h("section", {}, h("h3", {}, "Cameras"), this.cameraList),
+      h("section", {}, h("h3", {}, "History"), this.history));
+    replace(this.container, article);
+    this.actionsKey = "";
+    this.renderSummary();
+    this.renderActions();
+    this.renderCommands();
+    this.renderTimeline();
+    this.renderNotes();
+    this.renderHistory();
+    this.renderCameras();
+  }
+
+  renderSummary() {
+    const incident = this.data.incident;
+    const now = Date.now() / 1000;
+    const facts = [
+      ["Opened", `${clockTime(incident.opened_at, now)} (${age(incident.opened_at, now)} ago)`],
+      ["Owner", incident.owner || "nobody"],
+      ["Acknowledged", incident.acknowledged_at ? `${clockTime(incident.acknowledged_at, now)} by ${incident.acknowledged_by || "?"}` : "not yet"],
+      ["Location", locationName(incident.location) || "unknown"],
+      ["Category", incident.category || "–"],
+      ["Priority", incident.priority === null || incident.priority === undefined ? "–" : String(incident.priority)],
+      ["Sources", sourcesOf(incident).join(", ") || "–"],
+      ["Subject", incident.subject ? `${incident.subject.kind} ${incident.subject.name || incident.subject.id}` : "–"],
+      ["Events", `${incident.event_count || 0}` + (incident.duplicate_count ? `, ${incident.duplicate_count} repeats folded` : "")],
+    ];
+    if (incident.escalation_count) facts.push(["Escalated", `${incident.escalation_count} times, last ${clockTime(incident.last_escalated_at, now)}`]);
+    if (incident.resolved_at) facts.push(["Resolved", clockTime(incident.resolved_at, now)]);
+    if (incident.closed_at) facts.push(["Closed", clockTime(incident.closed_at, now)]);
+    replace(this.summary,
+      h("div", { class: "detail-title-row" },
+        h("h2", { class: "detail-title" }, h("span", { class: "num" }, `#${incident.number} `), incident.title || "(untitled)"),
+        h("button", { type: "button", class: "ghost close", title: "Close (Esc)", "aria-label": "Close detail", on: { click: () => this.onClose() } }, "×")),
+      h("p", { class: "badges" },
+        h("span", { class: ["sev", `sev-${incident.severity}`] }, incident.severity), " ",
+        h("span", { class: ["state", `state-${incident.state}`], dataset: { testid: "detail-state" } }, stateLabel(incident.state))),
+      h("dl", { class: "facts" }, facts.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])));
+  }
+
+  renderActions() {
+    const incident = this.data.incident;
+    if (!canAct(this.role)) {
+      replace(this.actions, h("p", { class: "read-only" }, "Read only: your role can look but not act."));
+      return;
+    }
+    const moves = TRANSITIONS[incident.state] || [];
+    const key = `${incident.state}|${incident.owner}`;
+    if (key === this.actionsKey) return;
+    this.actionsKey = key;
+    // The text typed into a field survives a re-render of the buttons around it.
+    const ownerInput = this.ownerInput || h("input", { type: "text", maxlength: 100, placeholder: "name", "aria-label": "Assign to", spellcheck: "false" });
+    this.ownerInput = ownerInput;
+    const noteText = this.noteText || h("textarea", { rows: 2, maxlength: 4000, placeholder: "Add a note (n)", "aria-label": "Note", class: "note-text" });
+    this.noteText = noteText;
+    noteText.onkeydown = (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        noteForm.requestSubmit();
+      }
+    };
+    const stateSelect = h("select", { "aria-label": "New state" },
+      moves.map((state) => h("option", { value: state }, stateLabel(state))));
+    const noteForm = h("form", { class: "note-form", on: { submit: (event) => { event.preventDefault(); this.addNote(); } } },
+      noteText, h("button", { type: "submit" }, "Add note"));
+    replace(this.actions,
+      h("div", { class: "action-row" },
+        incident.state === "new"
+          ? h("button", { type: "button", class: "primary", dataset: { action: "acknowledge" }, on: { click: () => this.acknowledge() } }, "Acknowledge (a)")
+          : null,
+        incident.owner !== this.userName && incident.state !== "closed"
+          ? h("button", { type: "button", dataset: { action: "assign-me" }, on: { click: () => this.run("assign", { owner: this.userName }, "Assigned to you") } }, "Assign to me")
+          : null,
+        incident.state !== "closed"
+          ? h("form", { class: "inline", on: { submit: (event) => { event.preventDefault(); this.assignTo(); } } },
+            ownerInput, h("button", { type: "submit" }, "Assign"))
+          : null,
+        moves.length
+          ? h("form", { class: "inline", on: { submit: (event) => { event.preventDefault(); this.run("state", { state: stateSelect.value }, `State changed to ${stateLabel(stateSelect.value)}`); } } },
+            stateSelect, h("button", { type: "submit" }, "Change state"))
+          : h("span", { class: "muted" }, "Closed: no further changes.")),
+      incident.state !== "closed" ? noteForm : null);
+  }
+
+  async run(action, body, done) {
+    const id = this.id;
+    try {
+      const incident = await act(id, action, body);
+      if (incident) {
+        this.onIncident(incident);
+        this.updateIncident(incident);
+      }
+      this.toast(done);
+      this.refreshSoon();
+      return true;
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 401)) this.toast(`Not done: ${error.message}`, "error");
+      this.refreshSoon();
+      return false;
+    }
+  }
+
+  acknowledge() {
+    return this.run("acknowledge", {}, "Acknowledged");
+  }
+
+  async assignTo() {
+    const owner = this.ownerInput.value.trim();
+    if (await this.run("assign", { owner: owner || null }, owner ? `Assigned to ${owner}` : "Unassigned")) {
+      this.ownerInput.value = "";
+    }
+  }
+
+  async addNote() {
+    const text = this.noteText.value.trim();
+    if (!text) {
+      this.noteText.focus();
+      return;
+    }
+    if (await this.run("notes", { text }, "Note added")) this.noteText.value = "";
+  }
+
+  focusNote() {
+    if (this.noteText && this.noteText.isConnected) {
+      this.noteText.focus();
+      return true;
+    }
+    return false;
+  }
+
+  renderCommands() {
+    const actions = (this.data.actions || []);
+    if (!canAct(this.role) || !actions.length) {
+      replace(this.commands);
+      this.commands.hidden = true;
+      return;
+    }
+    this.commands.hidden = false;
+    replace(this.commands, h("h3", {}, "Commands"), actions.map((spec) => this.commandForm(spec)));
+  }
+
+  commandForm(spec) {
+    const fields = [];
+    const inputs = [];
+    const cameraIds = (this.data.cameras || []).map((camera) => camera.id);
+    for (const argument of spec.arguments || []) {
+      const inputId = `cmd-${spec.adapter}-${spec.verb}-${argument.name}`.replace(/[^A-Za-z0-9_-]/g, "_");
+      let input;
+      if (argument.kind === "choice") {
+        input = h("select", { id: inputId, required: !!argument.required },
+          argument.required ? null : h("option", { value: "" }, "–"),
+          (argument.choices || []).map((choice) => h("option", { value: choice }, choice)));
+      } else if (argument.kind === "integer") {
+        input = h("input", { id: inputId, type: "number", step: 1, inputmode: "numeric", required: !!argument.required });
+      } else if (argument.kind === "camera") {
+        const listId = `${inputId}-list`;
+        const list = h("datalist", { id: listId });
+        this.fillCameraList(list, cameraIds);
+        input = h("input", { id: inputId, type: "text", list: listId, maxlength: argument.max_length || 200, required: !!argument.required, spellcheck: "false" });
+        fields.push(list);
+        if (cameraIds.length === 1) input.value = cameraIds[0];
+      } else if ((argument.max_length || 200) > 200) {
+        input = h("textarea", { id: inputId, rows: 2, maxlength: argument.max_length, required: !!argument.required });
+      } else {
+        input = h("input", { id: inputId, type: "text", maxlength: argument.max_length || 200, required: !!argument.required });
+      }
+      inputs.push([argument, input]);
+      fields.push(h("label", { for: inputId }, argument.title || argument.name, argument.required ? "" : " (optional)"), input);
+    }
+    const status = h("p", { class: "command-status", role: "status" });
+    const button = h("button", { type: "submit", class: "primary" }, spec.title || spec.verb);
+    const form = h("form", { class: "command-form" },
+      spec.description ? h("p", { class: "muted" }, spec.description) : null,
+      spec.running === false ? h("p", { class: "error" }, `${spec.adapter} is not running: the hub will refuse this for now.`) : null,
+      h("div", { class: "command-fields" }, fields), button, status);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const values = {};
+      for (const [argument, input] of inputs) {
+        const raw = input.value.trim();
+        if (raw === "") continue;
+        if (argument.kind === "integer") {
+          const number = Number(raw);
+          if (!Number.isInteger(number)) {
+            replace(status, `${argument.title || argument.name} must be a whole number.`);
+            input.focus();
+            return;
+          }
+          values[argument.name] = number;
+        } else {
+          values[argument.name] = raw;
+        }
+      }
+      button.disabled = true;
+      replace(status, "Sending…");
+      try {
+        const answer = await post(path`/api/incidents/${this.id}/commands`, { adapter: spec.adapter, verb: spec.verb, arguments: values });
+        replace(status, "Sent; waiting for the outcome…");
+        if (answer && answer.command_id) this.pendingCommands.set(answer.command_id, status);
+        this.toast(`${spec.title || spec.verb}: sent to ${spec.adapter}`);
+      } catch (error) {
+        replace(status, `Not sent: ${error.message}`);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return h("details", { class: "command" },
+      h("summary", {}, h("b", {}, spec.title || spec.verb), " ", h("span", { class: "muted" }, spec.adapter)),
+      form);
+  }
+
+  async fillCameraList(list, first) {
+    const ids = new Set(first);
+    for (const id of first) list.appendChild(h("option", { value: id }));
+    try {
+      for (const camera of await this.cameras()) {
+        if (ids.has(camera.id)) continue;
+        ids.add(camera.id);
+        list.appendChild(h("option", { value: camera.id }, camera.name || ""));
+      }
+    } catch (error) {
+      // The incident's own cameras are still offered.
+    }
+  }
+
+  noteOutcome(event) {
+    const payload = event.payload || {};
+    const status = payload.command_id ? this.pendingCommands.get(payload.command_id) : null;
+    if (!status) return;
+    replace(status, `Outcome: ${String(payload.outcome || "").replace(/_/g, " ")}${payload.detail ? `: ${payload.detail}` : ""}`);
+    status.dataset.outcome = String(payload.outcome || "");
+    this.pendingCommands.delete(payload.command_id);
+  }
+
+  renderTimeline() {
+    const now = Date.now() / 1000;
+    const events = Array.from(this.events.values()).sort((a, b) => Number(b.seq) - Number(a.seq));
+    replace(this.timeline, events.map((event) => this.eventItem(event, now)));
+    if (!events.length) this.timeline.appendChild(h("li", { class: "muted" }, "No events."));
+  }
+
+  eventItem(event, now) {
+    const topic = String(event.topic || "");
+    const payload = event.payload && typeof event.payload === "object" ? event.payload : {};
+    const isChange = topic.startsWith("incident.");
+    const shown = Object.entries(payload).filter(([key]) => !(isChange && key === "incident"));
+    return h("li", { class: ["event", `sev-${event.severity}`, isChange && "change"], dataset: { seq: event.seq, topic } },
+      h("div", { class: "event-head" },
+        h("time", { title: fullTime(event.occurred_at) }, clockTime(event.occurred_at || event.received_at, now)), " ",
+        h("span", { class: ["sev", `sev-${event.severity}`] }, event.severity), " ",
+        h("span", { class: "topic" }, topic), " ",
+        h("span", { class: "source" }, event.source || "")),
+      h("p", { class: "summary" }, event.summary || ""),
+      typeof payload.details === "string" && payload.details ? h("p", { class: "event-details" }, payload.details) : null,
+      shown.length
+        ? h("details", { class: "payload" }, h("summary", {}, "Details"),
+          h("dl", {}, shown.map(([key, value]) => [h("dt", {}, key), h("dd", {}, describe(value))])))
+        : null);
+  }
+
+  renderNotes() {
+    const notes = this.data.notes || [];
+    replace(this.notes, notes.length
+      ? notes.map((note) => h("li", { class: "note" },
+        h("div", { class: "event-head" }, h("time", { title: fullTime(note.at) }, clockTime(note.at)), " ", h("b", {}, note.author || "?")),
+        h("p", { class: "note-body" }, note.text || "")))
+      : h("li", { class: "muted" }, "No notes."));
+  }
+
+  renderHistory() {
+    const history = this.data.history || [];
+    replace(this.history, history.length
+      ? history.map((entry) => h("li", {},
+        h("time", { title: fullTime(entry.at) }, clockTime(entry.at)), " ",
+        h("b", {}, entry.actor || "hub"), " ", entry.action || "",
+        entry.detail && Object.keys(entry.detail).length ? h("span", { class: "muted" }, ` ${describe(entry.detail)}`) : null))
+      : h("li", { class: "muted" }, "No history."));
+  }
+
+  renderCameras() {
+    const cameras = this.data.cameras || [];
+    replace(this.cameraList, cameras.length
+      ? cameras.map((camera) => h("li", { class: ["camera", camera.state && `asset-${camera.state}`] },
+        h("b", {}, `Camera ${camera.id}`), camera.name ? ` ${camera.name}` : "",
+        camera.state ? h("span", { class: "asset-state" }, ` ${camera.state}`) : null))
+      : h("li", { class: "muted" }, "No cameras linked."));
+  }
+}
+
+/** A payload value as plain text. */
+export function describe(value) {
+  if (value === null || value === undefined) return "–";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (Array.isArray(value)) return value.map(describe).join(", ");
+  return Object.entries(value).map(([key, inner]) => `${key}: ${describe(inner)}`).join("; ");
+}
