@@ -51,6 +51,11 @@ def intake_schema() -> dict[str, Any]:
     )
 
 
+def create_intake_references(connection: sqlite3.Connection) -> None:
+    """Migration for the repeat-detection table (also created on first use, so it is optional)."""
+    connection.execute(_CREATE)
+
+
 def _record_reference(partner: str, reference: str, event_id: str, at: float) -> Any:
     def job(connection: sqlite3.Connection, seq: int) -> None:
         # Created here rather than by a migration: the table is the web layer's own small index, and
