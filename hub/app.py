@@ -33,12 +33,21 @@ from hub.events import (
     Severity,
     Subject,
 )
+from hub.audit import AuditLog
+from hub.auth.partners import PartnerGate
+from hub.auth.sessions import SessionManager
+from hub.auth.throttle import LoginThrottle
+from hub.auth.users import UserStore
+from hub.directory import Directory
 from hub.ids import EventIdGenerator
-from hub.journal import JOURNAL_MIGRATIONS, Journal
+from hub.incidents.engine import IncidentEngine
+from hub.incidents.store import IncidentStore
+from hub.journal import Journal
 from hub.plugins import PluginHost
 from hub.runtime import SupervisedAdapter
 from hub.secrets import collect_secrets, redact
 from hub.sqlite_writer import ThreadedSqliteWriter, WriterSettings
+from hub.store import HUB_MIGRATIONS
 
 JOURNAL_FILE = "journal.sqlite3"
 WriterFactory = Callable[..., Any]
@@ -133,6 +142,13 @@ class Hub(MultiService):
         self._ids = EventIdGenerator(reactor)
         self.events = EventFactory(reactor, "hub.core", self._ids)
         self.bus: Bus | None = None
+        self.directory = Directory()
+        # Built once the database is open (start-up); None before that and in a hub that never started.
+        self.incidents: IncidentEngine | None = None
+        self.audit: AuditLog | None = None
+        self.users: UserStore | None = None
+        self.sessions: SessionManager | None = None
+        self.web: Any = None
         self.adapters: dict[str, SupervisedAdapter] = {}
         self._retention: LoopingCall | None = None
         self._lock: DataDirLock | None = None
@@ -152,17 +168,35 @@ class Hub(MultiService):
         settings = WriterSettings(
             synchronous=self.config.journal.synchronous, max_batch=self.config.journal.max_batch
         )
-        writer = self._writer_factory(journal_path(self.config), settings, self.reactor, JOURNAL_MIGRATIONS)
+        path = journal_path(self.config)
+        writer = self._writer_factory(path, settings, self.reactor, HUB_MIGRATIONS)
         journal = Journal(writer)
         journal.open()
         self.bus = Bus(journal, self.codec, self.reactor, self.log.bind(component="bus"))
         self.log.info("journal_opened", path=str(journal.path), head=self.bus.head)
+        self.audit = AuditLog(writer, self.reactor, path)
+        self.users = UserStore(writer, self.reactor, path)
 
         for failure in self.plugins.failures:
             await self._publish_plugin_failure(failure.plugin, failure.hook, failure.error)
+        # Children start in the order added and stop in reverse: the incident engine first (so it is
+        # listening before any adapter speaks) and the web server last (so it is the first to stop).
+        self.incidents = IncidentEngine(
+            bus=self.bus,
+            store=IncidentStore(path),
+            config=self.config.incidents,
+            clock=self.reactor,
+            events=self.events.for_source("hub.incidents"),
+            audit=self.audit,
+            log=self.log.bind(component="incidents"),
+        )
+        self.incidents.setName("incidents")
+        self.incidents.setServiceParent(self)
         for instance in self.config.adapters:
             if instance.enabled:
                 self._add_adapter(instance)
+        if self.config.web.enabled:
+            self._add_web()
         self._retention = LoopingCall(self._prune)
         self._retention.clock = self.reactor
         self._retention.start(self.config.journal.prune_interval_s, now=True).addErrback(
@@ -170,6 +204,9 @@ class Hub(MultiService):
         )
 
         super().startService()
+        if self.web is not None:
+            # A port already taken or an unreadable certificate stops start-up with its reason.
+            await self.web.when_listening()
         self.started_seq = await self.bus.publish(
             self.events(
                 "hub.process.started",
@@ -202,10 +239,47 @@ class Hub(MultiService):
             events=self.events.for_source(instance.source),
             random=self._random,
             redact=lambda text: redact(text, secrets),
+            directory=self.directory,
         )
         adapter.setName(instance.source)
         adapter.setServiceParent(self)
         self.adapters[instance.source] = adapter
+
+    def _add_web(self) -> None:
+        from hub.web.service import WebService
+
+        assert self.bus is not None and self.users is not None
+        web = self.config.web
+        users = self.users
+        # A user disabled from the command line is logged out at their next request.
+        self.sessions = SessionManager(
+            self.reactor,
+            idle_timeout_s=web.session_idle_minutes * 60,
+            max_age_s=web.session_max_hours * 3600,
+            still_allowed=users.is_enabled,
+        )
+        self.web = WebService(
+            bus=self.bus,
+            incidents=self.incidents,
+            users=users,
+            sessions=self.sessions,
+            throttle=LoginThrottle(
+                self.reactor, web.login_max_failures, web.login_window_s, web.login_lockout_s
+            ),
+            partners=PartnerGate(self.config.partners, self.reactor),
+            audit=self.audit,
+            directory=self.directory,
+            adapters=lambda: [adapter.status for adapter in self.adapters.values()],
+            adapter_types=self.adapter_types,
+            plugins=self.plugins,
+            config=self.config,
+            reactor=self.reactor,
+            events=self.events,
+            codec=self.codec,
+            log=self.log,
+            plugin_context=self,
+        )
+        self.web.setServiceParent(self)
 
     async def _publish_plugin_failure(self, plugin: str, hook: str, error: str) -> None:
         assert self.bus is not None
@@ -267,5 +341,8 @@ class Hub(MultiService):
             await super().stopService()
         await self.bus.close()
         self.log.info("journal_closed", head=self.bus.head)
+        for reader in (self.audit, self.users):
+            if reader is not None:
+                reader.close()
         if self._lock is not None:
             self._lock.release()

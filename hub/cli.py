@@ -116,16 +116,57 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     path = Path(args.config) if args.config else default_demo_config()
     config, host = load(path)
-    return _serve(config, host, banner=_demo_banner(path, config), echo_events=True)
+    from hub.app import journal_path
+
+    logins = _demo_logins(journal_path(config).parent)
+
+    async def prepare(hub: Any) -> str:
+        await _ensure_demo_users(hub, logins)
+        return _demo_banner(path, config, hub, logins)
+
+    return _serve(config, host, banner=prepare, echo_events=True)
 
 
-def _demo_banner(path: Path, config: HubConfig) -> str:
+DEMO_USERS = (("operator", "operator"), ("supervisor", "supervisor"), ("auditor", "auditor"))
+
+
+def _demo_logins(data_dir: Path) -> dict[str, str]:
+    """The demo's log-ins: made up once per data folder, kept there (owner-only) so a rerun shows the same."""
+    import secrets as random_source
+
+    path = data_dir / "demo-logins.json"
+    try:
+        logins = json.loads(path.read_text())
+        if isinstance(logins, dict) and all(name in logins for name, _role in DEMO_USERS):
+            return logins
+    except (OSError, ValueError):
+        pass
+    logins = {name: random_source.token_urlsafe(12) for name, _role in DEMO_USERS}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(logins, file)
+    return logins
+
+
+async def _ensure_demo_users(hub: Any, logins: dict[str, str]) -> None:
+    from hub.audit import Actor
+
+    for name, role in DEMO_USERS:
+        if hub.users.get(name) is None:
+            await hub.users.add(name, role, logins[name], actor=Actor("demo", "system", "cli"))
+
+
+def _demo_banner(path: Path, config: HubConfig, hub: Any, logins: dict[str, str]) -> str:
     from hub.app import journal_path
 
     # The command as the user can type it: the hub is usually in the project's .venv, not on PATH.
     command = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "hub" else "hub"
+    console = f"{hub.web.url}/" if hub.web is not None else "(web server disabled in the config)"
     lines = [
         f"Partner hub {__version__}: demo running on {path}",
+        f"  console:        {console}",
+        *(f"  log in as:      {name} / {logins[name]}" for name, _role in DEMO_USERS),
         f"  journal:        {journal_path(config).resolve()}",
         f"  events as JSON: {command} events --config {path} --follow",
         f"  adapters:       {', '.join(a.source for a in config.adapters if a.enabled) or 'none configured yet'}",
@@ -134,7 +175,13 @@ def _demo_banner(path: Path, config: HubConfig) -> str:
     return "\n".join(lines)
 
 
-def _serve(config: HubConfig, host: PluginHost, banner: str | None, echo_events: bool = False) -> int:
+def _serve(
+    config: HubConfig,
+    host: PluginHost,
+    banner: "Callable[[Any], Any] | None",
+    echo_events: bool = False,
+) -> int:
+    """Run the hub until a signal; ``banner(hub)`` (a coroutine function) returns what to print once up."""
     from twisted.internet.defer import Deferred
     from twisted.internet.task import react
 
@@ -170,10 +217,12 @@ def _serve(config: HubConfig, host: PluginHost, banner: str | None, echo_events:
             log.error("hub_start_failed", error=f"{type(error).__name__}: {error}")
             # react() turns SystemExit into the process's exit code.
             raise SystemExit(EXIT_FAILED) from None
+        if banner is not None:
+            print(await banner(hub), flush=True)
+        elif hub.web is not None:
+            log.info("console_ready", url=f"{hub.web.url}/")
         if echo_events and hub.bus is not None and hub.started_seq is not None:
             hub.bus.subscribe("#", _print_event, name="demo-console", since=hub.started_seq - 1)
-        if banner:
-            print(banner, flush=True)
         # Runs until SIGINT or SIGTERM stops the reactor; the shutdown trigger stops the hub cleanly.
         await Deferred()
 

@@ -166,8 +166,10 @@ class SupervisedAdapter(Service):
         events: EventFactory,
         random: random_module.Random | None = None,
         redact: Callable[[str], str] = lambda text: text,
+        directory: Any = None,
     ) -> None:
         self.name = name
+        self._directory = directory
         self._adapter_type = adapter_type
         self._config = config
         self._supervision = supervision
@@ -258,6 +260,7 @@ class SupervisedAdapter(Service):
             events=self._events,
             heard=lambda: self._heard(generation),
             fail=lambda error: self._context_failed(generation, error),
+            directory=self._directory,
         )
         starting = Deferred.fromCoroutine(self._start(generation, context))
         if not starting.called:

@@ -13,10 +13,12 @@ from hub.auth.users import create_users
 from hub.incidents.store import create_incidents
 from hub.journal import JOURNAL_MIGRATIONS
 from hub.sqlite_writer import Migration
+from hub.web.intake import create_intake_references
 
 HUB_MIGRATIONS: tuple[Migration, ...] = (
     *JOURNAL_MIGRATIONS,  # 1: events and cursors
     create_incidents,  # 2
     create_audit_log,  # 3
     create_users,  # 4
+    create_intake_references,  # 5: partner report references, for repeats
 )

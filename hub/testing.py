@@ -36,8 +36,9 @@ from hub.events import (
     Severity,
     Subject,
 )
-from hub.journal import JOURNAL_MIGRATIONS, Journal
+from hub.journal import Journal
 from hub.sqlite_writer import InlineSqliteWriter, WriterSettings
+from hub.store import HUB_MIGRATIONS
 
 
 @attrs.frozen
@@ -61,7 +62,7 @@ class BusHarness:
         migrations: tuple[Any, ...] | None = None,
     ) -> None:
         self.directory = Path(directory)
-        self.migrations = migrations if migrations is not None else JOURNAL_MIGRATIONS
+        self.migrations = migrations if migrations is not None else HUB_MIGRATIONS
         self.clock = clock if clock is not None else MemoryReactorClock()
         self.registry = EventTypeRegistry()
         self.registry.register_all(CORE_EVENT_TYPES + (Note,) + tuple(event_types))

@@ -449,17 +449,21 @@ def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
         flags=re.MULTILINE,
     )
     assert replaced == 1
+    text, replaced = re.subn(r'^listen = .*$', 'listen = "127.0.0.1:0"', text, flags=re.MULTILINE)
+    assert replaced == 1
     config = tmp_path / "demo.toml"
     config.write_text(text)
 
     with HubProcess(["demo", "--config", config], cwd=tmp_path) as demo:
         started = demo.wait_for_line(r"#1\s+info\s+hub\.process\.started\s")
         banner = demo.wait_for_line(r"^Partner hub .*: demo running on ")
+        console = demo.wait_for_line(r"^  console: +http://127\.0\.0\.1:\d+/$")
+        login = demo.wait_for_line(r"^  log in as: +operator / \S{12,}$")
 
         code = demo.terminate()
 
         assert code == 0, demo.stderr
-        assert banner < started
+        assert banner < console < login < started
         assert any(str(tmp_path / "demo-data" / "journal.sqlite3") in line for line in demo.lines)
         assert_no_traceback(demo.stderr)
     assert journal_topics(tmp_path / "demo-data")[-1] == "hub.process.stopping"

@@ -52,15 +52,12 @@ def intake_schema() -> dict[str, Any]:
 
 
 def create_intake_references(connection: sqlite3.Connection) -> None:
-    """Migration for the repeat-detection table (also created on first use, so it is optional)."""
+    """Migration: the table that answers a repeated (partner, reference) with the first report."""
     connection.execute(_CREATE)
 
 
 def _record_reference(partner: str, reference: str, event_id: str, at: float) -> Any:
     def job(connection: sqlite3.Connection, seq: int) -> None:
-        # Created here rather than by a migration: the table is the web layer's own small index, and
-        # IF NOT EXISTS keeps it safe on every write.
-        connection.execute(_CREATE)
         connection.execute(f"INSERT INTO {_TABLE} (partner, reference, event_id, seq, at) VALUES (?, ?, ?, ?, ?)",
                            (partner, reference, event_id, seq, at))
 
@@ -78,11 +75,8 @@ class Intake:
     def _earlier(self, partner: str, reference: str) -> tuple[str, int] | None:
         if self._reader is None:
             self._reader = open_reader(self._backend.bus.journal.path)
-        try:
-            row = self._reader.execute(f"SELECT event_id, seq FROM {_TABLE} WHERE partner = ? AND reference = ?",
-                                       (partner, reference)).fetchone()
-        except sqlite3.OperationalError:  # no report has been taken yet: the table does not exist
-            return None
+        row = self._reader.execute(f"SELECT event_id, seq FROM {_TABLE} WHERE partner = ? AND reference = ?",
+                                   (partner, reference)).fetchone()
         return (row[0], row[1]) if row else None
 
     def close(self) -> None:
