@@ -229,6 +229,9 @@ function endSession(message) {
 onSessionEnded(() => endSession("Your session has ended. Please sign in again."));
 
 byId("logout").addEventListener("click", async () => {
+  // The hub closes the stream (4401) as it ends the session; stop it first so that close is not taken
+  // for a session lost by surprise.
+  if (stream) stream.stop();
   try {
     await del("/api/session", { quietUnauthenticated: true });
   } catch (error) {
@@ -247,6 +250,7 @@ async function checkIdle() {
   const limit = session && Number(session.idle_timeout_s);
   if (!limit || Date.now() - lastActivity < limit * 1000) return;
   const minutes = Math.round(limit / 60);
+  if (stream) stream.stop();
   try {
     await del("/api/session", { quietUnauthenticated: true });
   } catch (error) {
