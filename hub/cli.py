@@ -244,11 +244,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from twisted.internet.task import react
 
     from hub.app import tune_garbage_collector
-    from hub.bench.bus import BusBenchmark
 
-    if args.what != "bus":
-        raise CliError(f"unknown benchmark {args.what!r}; known: bus")
-    benchmark = BusBenchmark(events=args.events, latency_seconds=args.seconds, rate=args.rate)
+    if args.what == "bus":
+        from hub.bench.bus import BusBenchmark
+
+        benchmark: Any = BusBenchmark(events=args.events, latency_seconds=args.seconds, rate=args.rate)
+    elif args.what == "console":
+        from hub.bench.console import ConsoleBenchmark
+        from hub.logging_setup import configure_logging
+
+        # The hub under test logs warnings only, and to stderr, so stdout stays one JSON object.
+        configure_logging(level="warning", format="console", stream=sys.stderr)
+        benchmark = ConsoleBenchmark(
+            clients=args.clients,
+            rate=args.rate if args.rate_given else 500.0,
+            seconds=args.seconds if args.seconds_given else 30.0,
+        )
+    else:
+        raise CliError(f"unknown benchmark {args.what!r}; known: bus, console")
 
     async def measure(reactor: Any) -> None:
         # Measured as the hub runs in production (hub run tunes the collector the same way).
@@ -262,6 +275,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     react(lambda reactor: Deferred.fromCoroutine(measure(reactor)))
     return EXIT_OK  # pragma: no cover - react exits the process
+
+
+class _Given(argparse.Action):
+    """Stores the value and notes it was given, so each benchmark can keep its own defaults."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_given", True)
 
 
 # --- parsing ------------------------------------------------------------------------------------------------
@@ -297,12 +318,15 @@ def build_parser(plugin_commands: Sequence[tuple[str, Any]] = ()) -> argparse.Ar
     events.set_defaults(handler=cmd_events)
 
     bench = commands.add_parser("bench", help="measure performance against the physical limit")
-    bench.add_argument("what", choices=["bus"])
+    bench.add_argument("what", choices=["bus", "console"])
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--events", type=int, default=50_000, help="events for the throughput run")
-    bench.add_argument("--seconds", type=float, default=10.0, help="length of the latency run")
-    bench.add_argument("--rate", type=float, default=2000.0, help="offered events/s in the latency run")
-    bench.set_defaults(handler=cmd_bench)
+    bench.add_argument("--seconds", type=float, default=10.0, action=_Given,
+                       help="length of the latency run (bus: 10, console: 30)")
+    bench.add_argument("--rate", type=float, default=2000.0, action=_Given,
+                       help="offered events/s (bus: 2000, console: 500)")
+    bench.add_argument("--clients", type=int, default=50, help="console: WebSocket clients")
+    bench.set_defaults(handler=cmd_bench, seconds_given=False, rate_given=False)
 
     # Their handlers live beside what they manage; this module only wires them in.
     from hub.auth.cli import add_audit_command, add_user_command
