@@ -139,6 +139,23 @@ class EscalationConfig:
 _SEVERITY_NAMES = ("info", "low", "medium", "high", "critical")
 
 
+def _topic_patterns(_instance: object, _attribute: object, value: object) -> None:
+    from hub.topics import TopicPatternError, parse_pattern
+
+    if not value:
+        raise Expected('at least one topic pattern, e.g. ["shopwatch.emergency.#"]')
+    for pattern in value:
+        try:
+            parse_pattern(pattern)
+        except TopicPatternError as error:
+            raise Expected(f"topic patterns of dotted words with * and # ({error})") from None
+
+
+def _join_keys(_instance: object, _attribute: object, value: object) -> None:
+    if not all(key in ("subject", "location") for key in value):
+        raise Expected('a list of "subject" and/or "location"')
+
+
 @frozen
 class IncidentRuleConfig:
     """One ``[[incidents.rules]]`` table: which events open an incident, join one, or are left alone.
@@ -151,12 +168,12 @@ class IncidentRuleConfig:
     """
 
     name: str = field(validator=_name)
-    topics: tuple[str, ...] = ("#",)
+    topics: tuple[str, ...] = field(default=("#",), validator=_topic_patterns)
     min_severity: Literal["info", "low", "medium", "high", "critical"] = field(
         default="info", validator=one_of(*_SEVERITY_NAMES)
     )
     action: Literal["open", "join", "ignore"] = field(default="open", validator=one_of("open", "join", "ignore"))
-    join_on: tuple[Literal["subject", "location"], ...] = ("subject",)
+    join_on: tuple[str, ...] = field(default=("subject",), validator=_join_keys)
     join_window_s: float = field(default=900.0, validator=between(0, 7 * 86400))
     category: str | None = None
     priority: int | None = field(default=None, validator=attrs.validators.optional(between(1, 5)))

@@ -614,3 +614,34 @@ def problems_for(path: Path, secret: str) -> str:
     with pytest.raises(ConfigError) as caught:
         load_config(path, TYPES, {"WIDGET_PW": secret})
     return str(caught.value)
+
+
+# --- Web, incidents and partners ------------------------------------------------------------------------
+
+
+def test_incident_rules_with_bad_patterns_or_join_keys_are_refused_before_the_hub_starts(tmp_path):
+    """A rule's topic pattern and join keys are checked with the rest of the file, each named."""
+    error = problems(
+        tmp_path,
+        '[[incidents.rules]]\nname = "radio"\ntopics = ["shopwatch..raised"]\njoin_on = ["street"]\n'
+        '[[incidents.rules]]\nname = "empty"\ntopics = []\n',
+    )
+    found = by_key(error)
+    assert "dotted words" in found["incidents.rules[0].topics"].expected
+    assert found["incidents.rules[0].join_on"].expected == 'a list of "subject" and/or "location"'
+    assert "at least one topic pattern" in found["incidents.rules[1].topics"].expected
+
+
+def test_web_listen_tls_pair_and_partner_names_are_checked(tmp_path):
+    """listen must be HOST:PORT, TLS files come in pairs, and partner names are like adapter names."""
+    error = problems(
+        tmp_path,
+        '[web]\nlisten = "8080"\ntls_certificate = "hub.crt"\n'
+        '[partners.Town-BID]\nkey = { env = "K" }\n',
+        {"K": "partner-key-value"},
+    )
+    found = by_key(error)
+    assert "HOST:PORT" in found["web.listen"].expected
+    assert "together" in found["web.tls_private_key"].expected
+    assert "lower-case" in found["partners.Town-BID"].expected
+    assert "partner-key-value" not in str(error)
