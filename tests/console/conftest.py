@@ -34,7 +34,7 @@ PASSWORD = "night shift password 7"
 USERS = {"olive": "operator", "sam": "supervisor", "audrey": "auditor"}
 # One partner per scenario: the default incident rule joins reports from the same partner (the same
 # subject) into one incident, and each scenario needs an incident of its own.
-PARTNERS = ("live", "lifecycle", "markup", "critical", "keys", "status", "map", "audit")
+PARTNERS = ("live", "resume", "lifecycle", "markup", "critical", "keys", "status", "map", "audit")
 SITE = {"name": "Market Tavern", "lat": 53.2352, "lon": -1.4213}
 
 

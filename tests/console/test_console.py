@@ -62,6 +62,30 @@ def test_a_partner_report_appears_in_the_queue_live(
     expect(row).to_contain_text("High Street")
 
 
+def test_a_dropped_stream_reconnects_and_resumes_from_the_last_event_seen(
+    console: Callable[[], Console], hub: RunningHub
+) -> None:
+    """After the stream drops, the console reconnects with ?since=<last seq> and shows what it missed."""
+    view = console()
+    connections: list[tuple[str, Any]] = []
+
+    def through(socket: Any) -> None:
+        # Every stream connection goes through the test on its way to the hub, so the test can cut it.
+        connections.append((socket.url, socket.connect_to_server()))
+
+    view.page.route_web_socket(re.compile(r"/api/stream"), through)
+    view.sign_in("olive")
+    assert len(connections) == 1
+    connections[0][1].close()
+    missed = hub.report("resume", summary=unique("While the stream was down"))
+    expect(view.page.locator("#link-state")).to_have_text("Live")
+    expect(view.row("While the stream was down")).to_be_visible(timeout=APPEARS_S * 1000)
+    assert len(connections) == 2
+    since = int(re.search(r"[?&]since=(\d+)", connections[1][0]).group(1))
+    assert 0 < since < missed["seq"]
+    expect(view.row("While the stream was down")).to_have_count(1)
+
+
 def test_an_incident_is_acknowledged_then_closed_through_resolved(
     console: Callable[[], Console], hub: RunningHub
 ) -> None:
