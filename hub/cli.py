@@ -34,11 +34,15 @@ class CliError(Exception):
 # --- loading configuration with its plugins ------------------------------------------------------------
 
 
-def load(path: str | Path) -> tuple[HubConfig, PluginHost]:
-    """Read a config file, load the plugins it does not block, and validate it against them."""
+def load(path: str | Path, *, read_secrets: bool = True) -> tuple[HubConfig, PluginHost]:
+    """Read a config file, load the plugins it does not block, and validate it against them.
+
+    ``read_secrets=False``: for commands that only need the data folder, secrets that are not available
+    here are not an error (see ``hub.config.validate``).
+    """
     raw = read_toml(path)
     host = make_plugin_manager(blocked=blocked_plugins(raw, path))
-    config = validate(raw, Path(path), host.adapter_types(), os.environ)
+    config = validate(raw, Path(path), host.adapter_types(), os.environ, read_secrets=read_secrets)
     return config, host
 
 

@@ -403,15 +403,21 @@ def validate(
     path: str | os.PathLike[str],
     adapter_types: Mapping[str, AdapterType],
     environ: Mapping[str, str],
+    *,
+    read_secrets: bool = True,
 ) -> HubConfig:
     """The ``HubConfig`` a parsed document describes; ``ConfigError`` lists every problem in it.
 
     Relative paths are taken from the folder of ``path``; secrets are read from ``environ`` or from
     files. No problem shows a secret: values of secret fields are hidden, and every secret that was read
     is blanked out of the messages as well, in case a value ended up where it should not.
+
+    ``read_secrets=False`` is for commands that need no secret (``hub user add``, ``hub audit verify``):
+    a secret reference that is well formed but whose variable or file is not there is accepted, with an
+    empty stand-in, so an administrator need not hold every partner's key to add a user.
     """
     absolute = Path(os.path.abspath(path))
-    reader = _Reader(environ, absolute.parent)
+    reader = _Reader(environ, absolute.parent, read_secrets=read_secrets)
     issues: list[_Issue] = []
     config = None
     try:

@@ -115,8 +115,9 @@ class _Reader:
     so that each field's validators run separately and every failing field is named.
     """
 
-    def __init__(self, environ: Mapping[str, str], base_dir: Path) -> None:
+    def __init__(self, environ: Mapping[str, str], base_dir: Path, *, read_secrets: bool = True) -> None:
         self._environ = environ
+        self._read_secrets = read_secrets
         self._base_dir = base_dir
         self._hints: dict[type, dict[str, Any]] = {}
         self.secrets: list[Secret] = []
@@ -255,6 +256,10 @@ class _Reader:
         try:
             secret = secret_from_config(value, self._environ, self._base_dir)
         except SecretUnavailable as error:
+            if not self._read_secrets and error.key is not None:
+                # A well-formed reference whose value is not here (a command that needs no secret,
+                # run by someone without the service's environment): an empty stand-in, never used.
+                return Secret("")
             if error.key is None:
                 _fail(value, error.expected, found=error.found, hidden=True)
             raise _Invalid([_Issue((error.key,), value[error.key], error.expected,  # type: ignore[index]

@@ -295,3 +295,13 @@ def test_verify_without_a_database_exits_2(hub):
     """No database yet: verify says so and exits 2."""
     code, _out, err = hub("audit", "verify", "--config", "CONFIG")
     assert code == 2 and "no database" in err
+
+
+def test_user_commands_work_without_the_partner_keys_the_service_reads(hub, config, monkeypatch):
+    """An administrator adds users without holding every partner key the running hub needs."""
+    monkeypatch.delenv("TEST_PARTNER_KEY", raising=False)
+    config.write_text(config.read_text() + '[partners.bid]\nkey = { env = "TEST_PARTNER_KEY" }\n')
+    code, out, err = add(hub)
+    assert code == 0, err
+    code, out, err = hub("check-config", "CONFIG")
+    assert code == 2 and "TEST_PARTNER_KEY" in err

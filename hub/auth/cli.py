@@ -45,7 +45,7 @@ def _database(args: argparse.Namespace, *, must_exist: bool) -> Path:
     from hub.app import journal_path
     from hub.cli import CliError, load
 
-    config, _host = load(args.config)
+    config, _host = load(args.config, read_secrets=False)
     path = journal_path(config)
     if must_exist and not path.is_file():
         raise CliError(f"no database at {path}: has the hub run with this configuration?")
