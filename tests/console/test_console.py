@@ -317,6 +317,17 @@ def test_signing_out_and_a_lost_session_return_to_the_login_page(console: Callab
     expect(view.page.locator("#login-message")).to_have_text("Your session has ended. Please sign in again.")
 
 
+def test_an_idle_console_signs_itself_out_and_says_why(console: Callable[[], Console]) -> None:
+    """With no key press or click for the session's idle time, the console signs out and says why."""
+    view = console()
+    view.page.clock.install()
+    view.sign_in("olive")
+    view.page.clock.fast_forward("31:00")  # [web] session_idle_minutes is 30 by default
+    expect(view.page.locator("#login-view")).to_be_visible()
+    expect(view.page.locator("#login-message")).to_have_text("Signed out after 30 minutes without activity.")
+    assert view.page.evaluate("fetch('/api/session').then((r) => r.status)") == 401
+
+
 def test_repeated_wrong_passwords_are_throttled_and_the_page_says_how_long(
     console: Callable[[], Console]
 ) -> None:
