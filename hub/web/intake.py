@@ -13,6 +13,8 @@ import sqlite3
 from datetime import datetime, timezone
 from typing import Any
 
+import attrs
+
 from twisted.internet.defer import Deferred
 
 from hub.events import Location, PartnerReportReceived, Severity, Subject
@@ -118,11 +120,15 @@ class Intake:
                                   details=body.get("details"), category=body.get("category"),
                                   reporter=body.get("reporter")),
             severity=Severity.parse(body.get("severity", "medium")),
-            subject=Subject(kind="partner", id=partner, name=display),
+            subject=Subject(kind="partner_report", id=f"{partner}:{reference}", name=display),
             summary=f"{display}: {body['summary']}",
             occurred_at=_when(body.get("occurred_at")),
             location=Location(**location) if any(v is not None for v in location.values()) else None,
         )
+        if reference is None:
+            # The subject is the report, not the partner: two thefts reported by one app are two
+            # incidents, while updates to one report (same reference) join the first.
+            event = attrs.evolve(event, subject=attrs.evolve(event.subject, id=f"{partner}:{event.id}"))
         actor = b.actor(partner, "partner", ctx.client)
         audit_job = b.audit.job(actor, "partner.report", f"event:{event.id}",
                                 {"reference": reference, "severity": event.severity.label})

@@ -24,6 +24,21 @@ from hub.web.routes import RouteTable
 
 CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' data:; connect-src 'self'; "
        "style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+
+
+def content_security_policy(tile_url: str | None = None) -> str:
+    """The console's CSP; a configured map tile server's origin is the one outside source allowed."""
+    if not tile_url:
+        return CSP
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(tile_url)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+    if not origin or any(c in origin for c in " ;'\"\r\n"):
+        return CSP
+    return CSP.replace("img-src 'self' data: blob:;", f"img-src 'self' data: blob: {origin};")
+
+
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -72,8 +87,11 @@ class HubResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, table: RouteTable, auth: WebAuth, metrics: WebMetrics, log: Any) -> None:
+    def __init__(
+        self, table: RouteTable, auth: WebAuth, metrics: WebMetrics, log: Any, *, csp: str = CSP
+    ) -> None:
         super().__init__()
+        self.headers = {**SECURITY_HEADERS, "Content-Security-Policy": csp}
         self.table = table
         self.auth = auth
         self.metrics = metrics
@@ -89,7 +107,7 @@ class HubResource(Resource):
         path = request.path.decode("utf-8", "replace")
         method = request.method.decode("ascii", "replace")
         secure = request.isSecure()
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in self.headers.items():
             request.setHeader(name, value)
         request.setHeader("Server", "hub")
         if path.startswith("/api/") or path in ("/metrics", "/healthz"):

@@ -22,7 +22,7 @@ from hub.web.auth import WebAuth
 from hub.web.backend import WebBackend
 from hub.web.http import Takeover
 from hub.web.metrics import WebMetrics
-from hub.web.resource import HubResource, make_site
+from hub.web.resource import HubResource, content_security_policy, make_site
 from hub.web.routes import USER_ROLES, Route
 from hub.web.stream import LiveStream
 
@@ -139,7 +139,8 @@ class WebService(Service):
                                  session_alive=session_alive(sessions))
         self.api = Api(self.backend, self.stream, self.metrics, static_dir)
         self.table = build_routes(self.api, _plugin_routes(plugins, plugin_context, self.log))
-        self.resource = HubResource(self.table, WebAuth(self.backend), self.metrics, self.log)
+        self.resource = HubResource(self.table, WebAuth(self.backend), self.metrics, self.log,
+                                    csp=content_security_policy(config.map.tile_url))
         self.site = make_site(self.resource, config.web.max_request_bytes)
         self.listening: Any = None
         self._started: Deferred[Any] | None = None

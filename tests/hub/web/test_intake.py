@@ -36,7 +36,9 @@ async def test_a_report_becomes_a_partner_event_attributed_to_the_partner_and_au
     assert event.id == reply.json["event_id"]
     assert event.topic == "partner.report.received"
     assert event.source == "partner.shopwatch_app"
-    assert event.subject.id == "shopwatch_app" and event.subject.name == "Shopwatch app"
+    # The subject is the report (partner and reference), so two reports are two incidents.
+    assert event.subject.kind == "partner_report"
+    assert event.subject.id == "shopwatch_app:SW-1001" and event.subject.name == "Shopwatch app"
     assert event.payload.details == REPORT["details"]
     assert event.severity.label == "high" and event.location.camera == "42"
     assert event.occurred_at.isoformat().startswith("2026-11-21T22:05:01")

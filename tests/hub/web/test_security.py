@@ -243,3 +243,15 @@ async def test_roles_in_the_table_are_the_four_user_roles_or_public_partner_metr
     known = set(USER_ROLES) | {"public", "partner", "metrics"}
     for route in web.service.table.routes:
         assert set(route.roles) <= known, route
+
+
+def test_a_configured_tile_server_is_the_only_outside_image_source_the_console_may_load():
+    """The CSP admits the tile server's origin for images, and nothing for a malformed URL."""
+    from hub.web.resource import CSP, content_security_policy
+
+    policy = content_security_policy("https://tiles.council.internal:8443/{z}/{x}/{y}.png")
+    assert "img-src 'self' data: blob: https://tiles.council.internal:8443;" in policy
+    assert "script-src 'self'" in policy and "connect-src 'self'" in policy
+    assert content_security_policy(None) == CSP
+    assert content_security_policy("javascript:alert(1)") == CSP
+    assert content_security_policy("https://evil.example'; script-src *") == CSP
