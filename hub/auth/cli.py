@@ -41,6 +41,12 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
+def _now() -> float:
+    # A command run by hand is the edge of the system: the one place here where the wall clock is read,
+    # and handed on to the user store and audit log, which take the time as an argument.
+    return time.time()
+
+
 def _database(args: argparse.Namespace, *, must_exist: bool) -> Path:
     from hub.app import journal_path
     from hub.cli import CliError, load
@@ -88,7 +94,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     password = read_password(sys.stdin, args.name)
     try:
         # The command line is the edge of the hub: its clock is the wall clock.
-        user = add_user_offline(path, args.name, args.role, password, time.time(), audit_detail=_os_user())
+        user = add_user_offline(path, args.name, args.role, password, _now(), audit_detail=_os_user())
     except ValueError as error:
         raise CliError(str(error)) from None
     except UserExists as error:
@@ -114,7 +120,7 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
 
     try:
         user = disable_user_offline(
-            _database(args, must_exist=True), args.name, time.time(), audit_detail=_os_user()
+            _database(args, must_exist=True), args.name, _now(), audit_detail=_os_user()
         )
     except UnknownUser as error:
         raise CliError(str(error.args[0])) from None
@@ -126,7 +132,7 @@ def cmd_user_enable(args: argparse.Namespace) -> int:
     from hub.cli import CliError
 
     try:
-        user = enable_user_offline(_database(args, must_exist=True), args.name, time.time(), audit_detail=_os_user())
+        user = enable_user_offline(_database(args, must_exist=True), args.name, _now(), audit_detail=_os_user())
     except UnknownUser as error:
         raise CliError(str(error.args[0])) from None
     print(f"enabled user {user.name}")
@@ -140,7 +146,7 @@ def cmd_user_password(args: argparse.Namespace) -> int:
     password = read_password(sys.stdin, args.name)
     try:
         check_password(password)
-        user = set_password_offline(path, args.name, password, time.time(), audit_detail=_os_user())
+        user = set_password_offline(path, args.name, password, _now(), audit_detail=_os_user())
     except ValueError as error:
         raise CliError(str(error)) from None
     except UnknownUser as error:
@@ -180,7 +186,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
         try:
             audit_job(
                 CLI_ACTOR, "audit.export", "audit_log",
-                {"format": args.format, "after_id": args.after, **_os_user()}, time.time(),
+                {"format": args.format, "after_id": args.after, **_os_user()}, _now(),
             )(connection)
         except BaseException:
             connection.execute("ROLLBACK")
