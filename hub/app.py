@@ -149,6 +149,7 @@ class Hub(MultiService):
         self.users: UserStore | None = None
         self.sessions: SessionManager | None = None
         self.web: Any = None
+        self._incident_store: IncidentStore | None = None
         self.adapters: dict[str, SupervisedAdapter] = {}
         self._retention: LoopingCall | None = None
         self._lock: DataDirLock | None = None
@@ -181,9 +182,10 @@ class Hub(MultiService):
             await self._publish_plugin_failure(failure.plugin, failure.hook, failure.error)
         # Children start in the order added and stop in reverse: the incident engine first (so it is
         # listening before any adapter speaks) and the web server last (so it is the first to stop).
+        self._incident_store = IncidentStore(path)
         self.incidents = IncidentEngine(
             bus=self.bus,
-            store=IncidentStore(path),
+            store=self._incident_store,
             config=self.config.incidents,
             clock=self.reactor,
             events=self.events.for_source("hub.incidents"),
@@ -341,7 +343,7 @@ class Hub(MultiService):
             await super().stopService()
         await self.bus.close()
         self.log.info("journal_closed", head=self.bus.head)
-        for reader in (self.audit, self.users):
+        for reader in (self.audit, self.users, self._incident_store):
             if reader is not None:
                 reader.close()
         if self._lock is not None:

@@ -6,7 +6,7 @@ is state on the running hub, rebuilt by the adapters every start, never a global
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import attrs
 from attrs import field, frozen
@@ -50,17 +50,15 @@ class Asset:
 
 
 class Directory:
-    """The assets of one hub, by kind and id; listeners hear of every change (the live console)."""
+    """The assets of one hub, by kind and id. The console reads it; state changes reach the console as
+    the adapters' own events on the stream."""
 
     def __init__(self) -> None:
         self._assets: dict[tuple[str, str], Asset] = {}
-        self._listeners: list[Callable[[Asset], None]] = []
 
     def put(self, asset: Asset) -> None:
         """Add an asset or replace what was known of it."""
         self._assets[(asset.kind, asset.id)] = asset
-        for listener in tuple(self._listeners):
-            listener(asset)
 
     def set_state(self, kind: str, asset_id: str, state: str, since: float | None = None) -> Asset | None:
         """Change one asset's state; returns the new asset, or None if it is not known."""
@@ -84,11 +82,6 @@ class Directory:
         """Assets of one kind (or all), ordered by kind then id as people sort them (camera 9 before 10)."""
         assets = [a for a in self._assets.values() if kind is None or a.kind == kind]
         return sorted(assets, key=lambda a: (a.kind, _natural(a.id)))
-
-    def listen(self, listener: Callable[[Asset], None]) -> Callable[[], None]:
-        """Call ``listener`` with every asset put from now on; returns a function that stops it."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
 
 def _natural(text: str) -> tuple[Any, ...]:

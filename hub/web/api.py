@@ -160,9 +160,12 @@ class Api:
     async def _audit_anonymous(self, username: str, ctx: RequestContext, action: str,
                                detail: dict[str, Any]) -> None:
         b = self.backend
+        # The person at the keyboard is not known yet: the actor is anonymous. The name typed is kept only
+        # when it is a real user's (the target of the attempt); anything else may be a password typed into
+        # the wrong box, and the audit log can never forget it.
         known = b.users.get(username)
-        role = known.role if known is not None else "anonymous"
-        await b.audit.record(b.actor(username[:100], role, ctx.client), action, f"user:{username[:100]}", detail)
+        target = f"user:{known.name}" if known is not None else "user:(unknown)"
+        await b.audit.record(b.actor("(unknown)", "anonymous", ctx.client), action, target, detail)
 
     async def session(self, ctx: RequestContext) -> Response:
         principal = ctx.principal

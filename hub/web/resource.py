@@ -151,12 +151,17 @@ class HubResource(Resource):
             self.log.exception("handler_failed", route=label, method=method)
             result = ApiError(500, "internal", "something went wrong in the hub; it has been logged").response()
         if isinstance(result, Takeover):
-            self.metrics.request_done(label, 101)
-            rendered = result.render(request)
-            if rendered is not server.NOT_DONE_YET and not request.finished:
-                request.write(rendered)
-                request.finish()
-            return
+            try:
+                rendered = result.render(request)
+            except Exception:  # noqa: BLE001 - a plugin resource that raises still gets an answer
+                self.log.exception("takeover_failed", route=label, method=method)
+                result = ApiError(500, "internal", "something went wrong in the hub; it has been logged").response()
+            else:
+                self.metrics.request_done(label, 101)
+                if rendered is not server.NOT_DONE_YET and not request.finished:
+                    request.write(rendered)
+                    request.finish()
+                return
         self.metrics.request_done(label, result.status)
         self._write(request, result)
 

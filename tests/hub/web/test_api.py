@@ -237,9 +237,17 @@ class Hello(Resource):
         return b'{"hello": "plugin"}'
 
 
+class Broken(Resource):
+    isLeaf = True
+
+    def render_GET(self, request):  # noqa: N802
+        raise RuntimeError("plugin bug")
+
+
 class Plugins:
     def web_routes(self):
-        return [("demo", WebRoute(path="hello", resource_factory=lambda hub: Hello(), roles=("supervisor",)))]
+        return [("demo", WebRoute(path="hello", resource_factory=lambda hub: Hello(), roles=("supervisor",))),
+                ("demo", WebRoute(path="broken", resource_factory=lambda hub: Broken(), roles=("supervisor",)))]
 
     def console_panels(self):
         return []
@@ -258,5 +266,8 @@ async def test_plugin_routes_are_mounted_under_their_plugin_behind_the_same_auth
         assert (await web.client().request("GET", "/api/plugins/demo/hello")).status == 401
         document = (await sam.request("GET", "/api/openapi.json")).json
         assert document["paths"]["/api/plugins/demo/hello"]["get"]["x-roles"] == ["supervisor"]
+        # A plugin resource that raises answers 500 at once rather than leaving the request hanging.
+        broken = await sam.request("GET", "/api/plugins/demo/broken")
+        assert (broken.status, broken.error_code) == (500, "internal")
     finally:
         await web.stop()

@@ -140,7 +140,10 @@ async def test_real_logins_partner_reports_and_exports_leave_an_intact_audit_cha
     listed = (await aud.request("GET", "/api/audit")).json["entries"]
     assert [e["action"] for e in listed][-5:] == ["session.login_failed", "session.login_failed",
                                                   "partner.report", "session.login", "audit.export"]
-    assert (listed[-5]["role"], listed[-4]["role"]) == ("operator", "anonymous")
+    # Whoever typed is anonymous; a real user's name is kept as the target, a made-up one is not.
+    assert {(e["actor"], e["role"]) for e in listed[-5:-3]} == {("(unknown)", "anonymous")}
+    assert (listed[-5]["target"], listed[-4]["target"]) == ("user:olive", "user:(unknown)")
+    assert "ghost" not in export.body.decode()
     connection = sqlite3.connect(stack.path)
     assert verify_chain(connection).ok
     assert stack.audit.read(action="audit.export")[0].actor == "aud"

@@ -148,7 +148,8 @@ async def test_repeated_failed_logins_are_throttled_with_retry_after(web):
     assert (locked.status, locked.error_code) == (429, "throttled")
     assert int(locked.header("retry-after")) >= 1
     failed = [e for e in web.audit.entries if e.action == "session.login_failed"]
-    assert len(failed) == 4 and failed[0].actor == "olive" and failed[0].address == "127.0.0.1"
+    assert len(failed) == 4 and failed[0].target == "user:olive" and failed[0].address == "127.0.0.1"
+    assert {(e.actor, e.role) for e in failed} == {("(unknown)", "anonymous")}
     assert "password" not in str([e.detail for e in failed])
 
 
@@ -255,3 +256,13 @@ def test_a_configured_tile_server_is_the_only_outside_image_source_the_console_m
     assert content_security_policy(None) == CSP
     assert content_security_policy("javascript:alert(1)") == CSP
     assert content_security_policy("https://evil.example'; script-src *") == CSP
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_name_that_is_no_user_is_never_written_to_the_audit_log(web):
+    """A password typed into the name box must not stay in the append-only log for ever."""
+    client = web.client()
+    reply = await client.login("Tr0ub4dor&3-my-password", "anything")
+    assert reply.status == 401
+    failed = [e for e in web.audit.entries if e.action == "session.login_failed"]
+    assert failed and "Tr0ub4dor" not in repr(failed)
