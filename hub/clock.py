@@ -16,6 +16,14 @@ def utc_from_seconds(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
+def iso(seconds: float | None) -> str | None:
+    """POSIX seconds as ISO 8601 UTC text with a ``Z`` (None stays None): the form of every time in event
+    JSON and the API."""
+    if seconds is None:
+        return None
+    return utc_from_seconds(seconds).isoformat().replace("+00:00", "Z")
+
+
 def now_utc(clock: IReactorTime) -> datetime:
     """The clock's current time as a UTC datetime.
 

@@ -17,6 +17,7 @@ import structlog
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredLock
 
+from hub.clock import iso
 from hub.config import EscalationConfig, IncidentsConfig
 from hub.events import Event, EventDecodeError, EventFactory, Severity, Subject
 from hub.incidents.events import TOPICS, IncidentChanged
@@ -38,7 +39,6 @@ from hub.incidents.model import (
     TransitionRefused,
     Update,
     incident_id,
-    iso,
 )
 from hub.incidents.rules import Decision, IncidentRules, RuleAction
 from hub.incidents.store import (

@@ -8,12 +8,13 @@ the audit log refer to; ``number`` (123) is the same thing for people to say ove
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
 import attrs
 from attrs import field, frozen
 
+from hub.clock import iso
 from hub.events import Event, Location, Severity, Subject
 
 #: Longest note, owner name and category accepted from an operator.
@@ -56,13 +57,6 @@ TRANSITIONS: Mapping[IncidentState, frozenset[IncidentState]] = {
 
 #: States in which an incident gathers new events by subject or location.
 OPEN_STATES = frozenset({IncidentState.NEW, IncidentState.ACKNOWLEDGED, IncidentState.IN_PROGRESS})
-
-
-def iso(seconds: float | None) -> str | None:
-    """POSIX seconds as ISO 8601 UTC with a ``Z``, as in event JSON."""
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def from_iso(text: str | None) -> float | None:

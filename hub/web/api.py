@@ -12,12 +12,13 @@ import mimetypes
 from pathlib import Path
 from typing import Any, Iterable
 
+from hub.clock import iso
 from hub.commands import CommandRefused, command_event, outcome_event
 from hub.events import CommandOutcomeKind, Severity
 from hub.topics import TopicMatcher, TopicPatternError, parse_pattern
 from hub.web import schema as s
 from hub.web.auth import COOKIE, origin_allowed
-from hub.web.backend import INCIDENT_VERBS, WebBackend, iso
+from hub.web.backend import INCIDENT_VERBS, WebBackend
 from hub.web.http import (
     ApiError,
     Cookie,
@@ -339,9 +340,9 @@ class Api:
             for status in b.adapters()
         ]
         partners = [
-            {"name": name, "display_name": config.display_name or name, "enabled": config.enabled,
+            {"name": name, "display_name": b.partners.display_name(name), "enabled": b.partners.enabled(name),
              "last_report_at": iso(b.partners.last_report_at(name))}
-            for name, config in sorted(b.partner_configs.items())
+            for name in b.partners.names()
         ]
         stats = b.bus.stats()
         bus = {

@@ -8,20 +8,12 @@ engine's actions by name, with its errors turned into API errors.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
-from attrs import define, field
+from attrs import define
 
 from hub.api import AdapterType
 from hub.web.http import conflict, invalid, not_found
-
-
-def iso(seconds: float | None) -> str | None:
-    """POSIX seconds as ISO 8601 UTC text (None stays None), the form every time takes in the API."""
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 class IncidentDesk(Protocol):
@@ -122,7 +114,6 @@ class WebBackend:
     adapter_types: dict[str, AdapterType]
     web: Any  # WebConfig
     map: Any  # MapConfig
-    partner_configs: dict[str, Any] = field(factory=dict)
     hub_name: str = "CCTV control room"
     plugins: Any = None
     plugin_context: Any = None

@@ -111,8 +111,7 @@ class Intake:
                 earlier = self._earlier(partner, reference)
             if earlier is not None:
                 return json_response({"event_id": earlier[0], "seq": earlier[1], "repeat": True}, 200)
-        config = b.partner_configs.get(partner)
-        display = (config.display_name if config is not None else None) or partner
+        display = b.partners.display_name(partner)
         location = body.get("location") or {}
         event = b.events.for_source(f"partner.{partner}")(
             TOPIC,

@@ -131,7 +131,7 @@ class WebService(Service):
             clock=reactor, log=self.log, incidents=incidents, users=users, sessions=sessions,
             throttle=throttle, partners=partners, audit=audit, directory=directory,
             adapters=lambda: list(adapters()), adapter_types=dict(adapter_types), web=config.web,
-            map=config.map, partner_configs=dict(config.partners), hub_name=config.hub.name,
+            map=config.map, hub_name=config.hub.name,
             plugins=plugins, plugin_context=plugin_context, hub_version=version or __version__, **extra,
         )
         self.metrics = WebMetrics()
