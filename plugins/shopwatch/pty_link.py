@@ -215,10 +215,9 @@ class PtyLink:
             self._remove_link(slave_path)
 
     def _point_link_at(self, slave_path: str) -> None:
-        if self.link_path.exists() or self.link_path.is_symlink():
-            if not self.link_path.is_symlink():
-                # A real device or a file lives there; replacing it would take a real radio's port away.
-                raise PtyLinkError(errno.EEXIST, "not a symlink, refusing to replace it", str(self.link_path))
+        if self.link_path.exists() and not self.link_path.is_symlink():
+            # A real device or a file lives there; replacing it would take a real radio's port away.
+            raise PtyLinkError(errno.EEXIST, "not a symlink, refusing to replace it", str(self.link_path))
         # Made beside the link and renamed over it, so the hub opening the path never finds it missing
         # half-way through (a stale link from an earlier run is replaced in one step).
         temporary = self.link_path.with_name(f".{self.link_path.name}.{os.getpid()}.new")
