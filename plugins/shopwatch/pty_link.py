@@ -218,6 +218,8 @@ class PtyLink:
         if self.link_path.exists() and not self.link_path.is_symlink():
             # A real device or a file lives there; replacing it would take a real radio's port away.
             raise PtyLinkError(errno.EEXIST, "not a symlink, refusing to replace it", str(self.link_path))
+        # A demo's link sits in a folder of its own (run/ttyShopwatch) that a fresh checkout does not have yet.
+        self.link_path.parent.mkdir(parents=True, exist_ok=True)
         # Made beside the link and renamed over it, so the hub opening the path never finds it missing
         # half-way through (a stale link from an earlier run is replaced in one step).
         temporary = self.link_path.with_name(f".{self.link_path.name}.{os.getpid()}.new")

@@ -187,6 +187,14 @@ async def test_coming_back_gives_a_working_pair_behind_the_same_path(tmp_path, c
     assert await heard.until(lambda data: data.endswith(b"\r")) == b"q011FD\r"
 
 
+def test_the_links_folder_is_made_if_missing(tmp_path, cleanup):
+    """A link path in a folder that does not exist yet (a demo's run/) gets its folder."""
+    link = PtyLink(reactor, tmp_path / "run" / "ttyRADIO", lambda data: None)
+    cleanup.append(link)
+    link.open()
+    assert os.readlink(tmp_path / "run" / "ttyRADIO") == link.slave_path
+
+
 def test_a_stale_symlink_is_replaced(tmp_path, cleanup):
     """A link left behind by an earlier run that died is pointed at the new slave."""
     (tmp_path / "ttyRADIO").symlink_to("/dev/pts/does-not-exist")

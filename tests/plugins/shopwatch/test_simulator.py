@@ -12,7 +12,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 
 from hub.api import SimulatorContext
-from hub.config import Expected
+from hub.config import ConfigError, Expected, validate
 from hub.testing import assert_no_pending_timers
 from plugins.shopwatch.codec import CCDI, FLEETSYNC
 from plugins.shopwatch.codec.ccdi import (
@@ -426,6 +426,23 @@ def test_the_config_refuses_what_the_dialect_cannot_carry(tmp_path, settings):
     """Unit ids, status codes and texts are checked against the dialect; the period is at least a second."""
     with pytest.raises(Expected):
         ShopwatchSimulatorConfig(link=tmp_path / "tty", **settings)
+
+
+def test_a_simulators_table_is_read_into_the_config(tmp_path):
+    """[simulators.NAME] type "shopwatch" is validated by the hub's reader; the link is made absolute."""
+    raw = {"simulators": {"pubwatch_radio": {
+        "type": "shopwatch", "link": "run/ttyPubwatch", "dialect": "fleetsync", "period_s": 20,
+        "units": {"100-1001": {}, "100-1002": {"delivery": "fail"}},
+    }}}
+    config = validate(raw, tmp_path / "hub.toml", {}, {}, simulator_types={"shopwatch": SHOPWATCH_SIMULATOR})
+    [simulator] = config.simulators
+    assert simulator.settings == ShopwatchSimulatorConfig(
+        link=tmp_path / "run" / "ttyPubwatch", dialect="fleetsync", period_s=20.0,
+        units={"100-1001": SimulatedUnit("ack"), "100-1002": SimulatedUnit("fail")},
+    )
+    raw["simulators"]["pubwatch_radio"]["units"] = {"1001": {}}
+    with pytest.raises(ConfigError, match="FFF-UUUU"):
+        validate(raw, tmp_path / "hub.toml", {}, {}, simulator_types={"shopwatch": SHOPWATCH_SIMULATOR})
 
 
 def test_the_command_line_becomes_a_config(tmp_path):
