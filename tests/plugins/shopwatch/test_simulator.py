@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -510,3 +517,51 @@ def test_a_slow_pty_radio_accepts_each_command_busy_s_later(tmp_path):
         assert_no_pending_timers(reactor)
     finally:
         radio.close()
+
+
+@pytest.mark.slow
+def test_the_command_runs_a_radio_on_the_link_until_interrupted(tmp_path):
+    """run() (hub shopwatch-sim) answers on the link it made, and removes the link when interrupted."""
+    link = tmp_path / "ttySim"
+    script = (
+        "import argparse, sys\n"
+        "from plugins.shopwatch.simulator import add_arguments, run\n"
+        "parser = argparse.ArgumentParser(); add_arguments(parser)\n"
+        "sys.exit(run(parser.parse_args(sys.argv[1:])))\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, "--link", str(link), "--no-scenario"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=Path(__file__).parents[3],
+    )
+    try:
+        started = _read_until(process.stderr.fileno(), b"radio_simulator_started")
+        assert str(link).encode() in started
+        port = os.open(link, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            os.write(port, CCDI.encode(Query(QUERY_MODEL)))
+            assert from_radio(_read_until(port, b"\r.")) == [DOT, RadioInfo("model", "TM8255"), DOT]
+        finally:
+            os.close(port)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        assert not os.path.lexists(link)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _read_until(fd: int, wanted: bytes, deadline_s: float = 10.0) -> bytes:
+    """Read ``fd`` until ``wanted`` has come, waiting in select() with a deadline rather than sleeping."""
+    data = b""
+    deadline = time.monotonic() + deadline_s
+    while wanted not in data:
+        remaining = deadline - time.monotonic()
+        readable, _w, _x = select.select([fd], [], [], max(remaining, 0))
+        if not readable:
+            raise AssertionError(f"{wanted!r} did not come within {deadline_s} s; got {data!r}")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise AssertionError(f"closed before {wanted!r} came; got {data!r}")
+        data += chunk
+    return data
