@@ -1,5 +1,5 @@
-"""What a plugin hands the hub (adapter types, web routes, console panels, CLI commands) and what the hub
-hands each adapter instance it runs (its context).
+"""What a plugin hands the hub (adapter types, simulator types, web routes, console panels, CLI commands,
+benchmarks) and what the hub hands each adapter or simulator instance it runs (its context).
 
 These are the only hub types a plugin needs besides the events in ``hub.events``.
 """
@@ -7,6 +7,7 @@ These are the only hub types a plugin needs besides the events in ``hub.events``
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from attrs import field, frozen
@@ -22,6 +23,12 @@ class CommandArgument:
     """One argument of an adapter command, described so the console can draw a form for it.
 
     ``kind`` is ``text``, ``integer``, ``choice`` (one of ``choices``) or ``camera`` (a camera number).
+
+    ``prefill`` is a dotted path into the JSON form of an event (``hub.events.EventCodec.to_dict``):
+    ``"payload.member.unit"``, ``"location.camera"``, ``"subject.id"``. When the console offers the
+    command on an incident, the field starts with that value read from the newest event of the
+    incident the command applies to; the operator can still change it. A path the event does not
+    have leaves the field empty.
     """
 
     name: str
@@ -30,6 +37,7 @@ class CommandArgument:
     required: bool = True
     max_length: int = 200
     choices: tuple[str, ...] = ()
+    prefill: str | None = None
 
 
 @frozen
@@ -101,6 +109,58 @@ class CliCommand:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+
+
+@frozen
+class Benchmark:
+    """A ``hub bench <name>`` benchmark a plugin adds, beside the hub's own ``bus`` and ``console``.
+
+    ``add_arguments(parser)`` fills in the benchmark's own argparse parser (the hub adds ``--json``).
+    ``run(args, reactor)`` measures on the running reactor and returns the figures as a dict of
+    JSON-serialisable values: directly, as a Deferred, or as a coroutine (``async def``). ``hub bench
+    <name> --json`` prints that dict as one JSON object.
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Any], Any]
+    description: str = ""
+
+
+@frozen
+class SimulatorType:
+    """A kind of simulator a plugin offers, for demos and trials: a stand-in for a device or partner.
+
+    Each ``[simulators.NAME]`` table whose ``type`` is this name is validated into ``config_class`` (a
+    frozen attrs class, read exactly like an adapter's). ``factory`` is called with a
+    ``SimulatorContext`` and returns a Twisted ``IService``; the hub starts it before any adapter (and
+    waits for a Deferred from ``startService``) and stops it after every adapter has stopped.
+    """
+
+    name: str
+    config_class: type
+    factory: Callable[["SimulatorContext"], IService]
+    description: str = ""
+
+
+@frozen
+class SimulatorContext:
+    """Everything one simulator instance is given by the hub; like an adapter, it reaches nothing global.
+
+    - ``name``: the instance's name, the ``NAME`` of its ``[simulators.NAME]`` table.
+    - ``reactor``: the reactor to use for timers, connections and file descriptors.
+    - ``log``: a structlog logger already bound with ``simulator=name``.
+    - ``config``: the validated instance of the simulator type's config class.
+    - ``base_dir``: the configuration file's folder, for anything the simulator makes on disk
+      (``Path`` fields of the config class are already made absolute against it).
+    """
+
+    name: str
+    reactor: Any
+    log: Any
+    config: Any
+    base_dir: Path
 
 
 @frozen

@@ -7,15 +7,17 @@ plugin that cannot be loaded), so scripts and service managers can tell them apa
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sqlite3
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from hub import __version__
+from hub.api import Benchmark
 from hub.config import ConfigError, HubConfig, blocked_plugins, read_toml, validate
 from hub.plugins import PluginError, PluginHost, make_plugin_manager
 from hub.secrets import collect_secrets, redact
@@ -42,7 +44,8 @@ def load(path: str | Path, *, read_secrets: bool = True) -> tuple[HubConfig, Plu
     """
     raw = read_toml(path)
     host = make_plugin_manager(blocked=blocked_plugins(raw, path))
-    config = validate(raw, Path(path), host.adapter_types(), os.environ, read_secrets=read_secrets)
+    config = validate(raw, Path(path), host.adapter_types(), os.environ, read_secrets=read_secrets,
+                      simulator_types=host.simulator_types())
     return config, host
 
 
@@ -60,7 +63,11 @@ def default_demo_config() -> Path:
 def cmd_check_config(args: argparse.Namespace) -> int:
     config, _host = load(args.file)
     enabled = sum(1 for adapter in config.adapters if adapter.enabled)
-    print(f"{args.file}: ok ({len(config.adapters)} adapter(s), {enabled} enabled)")
+    counts = f"{len(config.adapters)} adapter(s), {enabled} enabled"
+    if config.simulators:
+        running = sum(1 for simulator in config.simulators if simulator.enabled)
+        counts += f"; {len(config.simulators)} simulator(s), {running} enabled"
+    print(f"{args.file}: ok ({counts})")
     return EXIT_OK
 
 
@@ -74,7 +81,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             print(f"{info.name}  (blocked by config)")
             continue
         types = ", ".join(info.adapter_types) or "-"
-        print(f"{info.name}  {info.version}  adapter types: {types}")
+        simulators = f"  simulator types: {', '.join(info.simulator_types)}" if info.simulator_types else ""
+        print(f"{info.name}  {info.version}  adapter types: {types}{simulators}")
     for failure in host.failures:
         print(f"{failure.plugin}  FAILED in {failure.hook}: {failure.error}")
     return EXIT_OK
@@ -174,9 +182,20 @@ def _demo_banner(path: Path, config: HubConfig, hub: Any, logins: dict[str, str]
         f"  journal:        {journal_path(config).resolve()}",
         f"  events as JSON: {command} events --config {path} --follow",
         f"  adapters:       {', '.join(a.source for a in config.adapters if a.enabled) or 'none configured yet'}",
+        *_simulator_lines(config, hub),
         "  stop with Ctrl-C",
     ]
     return "\n".join(lines)
+
+
+def _simulator_lines(config: HubConfig, hub: Any) -> list[str]:
+    """The banner's line on the demo's simulators, saying plainly which one failed to start and why."""
+    shown = []
+    for simulator in config.simulators:
+        if simulator.enabled:
+            problem = hub.simulator_failures.get(simulator.name)
+            shown.append(f"{simulator.name} ({simulator.type})" + (f" FAILED to start: {problem}" if problem else ""))
+    return [f"  simulators:     {', '.join(shown)}"] if shown else []
 
 
 def _serve(
@@ -248,31 +267,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from twisted.internet.task import react
 
     from hub.app import tune_garbage_collector
+    from hub.logging_setup import configure_logging
 
-    if args.what == "bus":
-        from hub.bench.bus import BusBenchmark
-
-        benchmark: Any = BusBenchmark(events=args.events, latency_seconds=args.seconds, rate=args.rate)
-    elif args.what == "console":
-        from hub.bench.console import ConsoleBenchmark
-        from hub.logging_setup import configure_logging
-
-        # The hub under test logs warnings only, and to stderr, so stdout stays one JSON object.
-        configure_logging(level="warning", format="console", stream=sys.stderr)
-        benchmark = ConsoleBenchmark(
-            clients=args.clients,
-            rate=args.rate if args.rate_given else 500.0,
-            seconds=args.seconds if args.seconds_given else 30.0,
-        )
-    else:
-        raise CliError(f"unknown benchmark {args.what!r}; known: bus, console")
+    benchmark: Benchmark = args.benchmark
+    # Whatever runs under test logs warnings only, and to stderr, so stdout stays one JSON object.
+    configure_logging(level="warning", format="console", stream=sys.stderr)
 
     async def measure(reactor: Any) -> None:
         # Measured as the hub runs in production (hub run tunes the collector the same way).
         tune_garbage_collector()
-        result = await benchmark.run(reactor)
+        try:
+            result = await _figures(benchmark.run(args, reactor))
+            text = json.dumps(result, sort_keys=True)
+        except Exception as error:  # noqa: BLE001 - a broken benchmark is reported, not a traceback
+            print(f"hub: benchmark {benchmark.name} failed: {type(error).__name__}: {error}", file=sys.stderr)
+            # react() turns SystemExit into the process's exit code.
+            raise SystemExit(EXIT_FAILED) from None
         if args.json:
-            print(json.dumps(result, sort_keys=True), flush=True)
+            print(text, flush=True)
         else:
             for key, value in sorted(result.items()):
                 print(f"{key:>24}: {value}", flush=True)
@@ -281,18 +293,70 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK  # pragma: no cover - react exits the process
 
 
-class _Given(argparse.Action):
-    """Stores the value and notes it was given, so each benchmark can keep its own defaults."""
+async def _figures(answer: Any) -> dict[str, Any]:
+    """What a benchmark's ``run`` gave (a dict, or a Deferred or coroutine of one), checked."""
+    if inspect.isawaitable(answer):
+        answer = await answer
+    if not isinstance(answer, Mapping) or not all(isinstance(key, str) for key in answer):
+        raise TypeError(f"run() gave {type(answer).__name__}, not a dict of figures keyed by name")
+    return dict(answer)
 
-    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
-        setattr(namespace, self.dest, values)
-        setattr(namespace, f"{self.dest}_given", True)
+
+def _bus_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--events", type=int, default=50_000, help="events for the throughput run (default 50000)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the latency run (default 10)")
+    parser.add_argument("--rate", type=float, default=2000.0, help="offered events/s in the latency run (default 2000)")
+
+
+def _run_bus(args: argparse.Namespace, reactor: Any) -> Any:
+    from hub.bench.bus import BusBenchmark
+
+    return BusBenchmark(events=args.events, latency_seconds=args.seconds, rate=args.rate).run(reactor)
+
+
+def _console_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--clients", type=int, default=50, help="WebSocket clients (default 50)")
+    parser.add_argument("--rate", type=float, default=500.0, help="offered events/s (default 500)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the run (default 30)")
+
+
+def _run_console(args: argparse.Namespace, reactor: Any) -> Any:
+    from hub.bench.console import ConsoleBenchmark
+
+    return ConsoleBenchmark(clients=args.clients, rate=args.rate, seconds=args.seconds).run(reactor)
+
+
+#: The hub's own benchmarks, offered the same way as a plugin's (hub_register_benchmarks).
+BUILT_IN_BENCHMARKS = (
+    Benchmark(
+        name="bus",
+        help="journal throughput against SQLite's own limit, and publish-to-delivery latency",
+        add_arguments=_bus_arguments,
+        run=_run_bus,
+    ),
+    Benchmark(
+        name="console",
+        help="stream clients fed by the hub, beside a bare WebSocket fan-out",
+        add_arguments=_console_arguments,
+        run=_run_console,
+    ),
+)
+
+
+def _broken_benchmark(name: str, error: BaseException) -> Callable[[argparse.Namespace], int]:
+    def refuse(_args: argparse.Namespace) -> int:
+        raise CliError(f"benchmark {name} cannot be run: its arguments could not be set up "
+                       f"({type(error).__name__}: {error})")
+
+    return refuse
 
 
 # --- parsing ------------------------------------------------------------------------------------------------
 
 
-def build_parser(plugin_commands: Sequence[tuple[str, Any]] = ()) -> argparse.ArgumentParser:
+def build_parser(
+    plugin_commands: Sequence[tuple[str, Any]] = (), plugin_benchmarks: Sequence[tuple[str, Benchmark]] = ()
+) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"partner hub {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -322,15 +386,18 @@ def build_parser(plugin_commands: Sequence[tuple[str, Any]] = ()) -> argparse.Ar
     events.set_defaults(handler=cmd_events)
 
     bench = commands.add_parser("bench", help="measure performance against the physical limit")
-    bench.add_argument("what", choices=["bus", "console"])
-    bench.add_argument("--json", action="store_true", help="print one JSON object")
-    bench.add_argument("--events", type=int, default=50_000, help="events for the throughput run")
-    bench.add_argument("--seconds", type=float, default=10.0, action=_Given,
-                       help="length of the latency run (bus: 10, console: 30)")
-    bench.add_argument("--rate", type=float, default=2000.0, action=_Given,
-                       help="offered events/s (bus: 2000, console: 500)")
-    bench.add_argument("--clients", type=int, default=50, help="console: WebSocket clients")
-    bench.set_defaults(handler=cmd_bench, seconds_given=False, rate_given=False)
+    benchmarks = bench.add_subparsers(dest="benchmark_name", required=True, metavar="BENCHMARK")
+    labelled = [(None, benchmark) for benchmark in BUILT_IN_BENCHMARKS] + list(plugin_benchmarks)
+    for plugin, benchmark in labelled:
+        label = f" [plugin {plugin}]" if plugin is not None else ""
+        sub = benchmarks.add_parser(benchmark.name, help=f"{benchmark.help}{label}",
+                                    description=benchmark.description or benchmark.help)
+        sub.add_argument("--json", action="store_true", help="print one JSON object")
+        sub.set_defaults(handler=cmd_bench, benchmark=benchmark)
+        try:
+            benchmark.add_arguments(sub)
+        except Exception as error:  # noqa: BLE001 - one plugin's mistake leaves the other benchmarks usable
+            sub.set_defaults(handler=_broken_benchmark(benchmark.name, error))
 
     # Their handlers live beside what they manage; this module only wires them in.
     from hub.auth.cli import add_audit_command, add_user_command
@@ -345,16 +412,24 @@ def build_parser(plugin_commands: Sequence[tuple[str, Any]] = ()) -> argparse.Ar
     return parser
 
 
-def _plugin_commands() -> list[tuple[str, Any]]:
+def _plugin_contributions() -> tuple[list[tuple[str, Any]], list[tuple[str, Benchmark]]]:
+    """The sub-commands and benchmarks plugins add; a refused one is logged (on stderr) naming both claimants."""
+    import structlog
+
+    # Logging is not configured yet (each command does that); stdout must stay clean for --json.
+    log = structlog.wrap_logger(structlog.PrintLogger(sys.stderr)).bind(component="plugins")
     try:
-        return make_plugin_manager().cli_commands(reserved=BUILT_IN_COMMANDS)
+        host = make_plugin_manager(log=log)
+        commands = host.cli_commands(reserved=BUILT_IN_COMMANDS)
+        benchmarks = host.benchmarks(reserved=[benchmark.name for benchmark in BUILT_IN_BENCHMARKS])
     except PluginError as error:
         print(f"hub: warning: plugin commands unavailable: {error}", file=sys.stderr)
-        return []
+        return [], []
+    return commands, benchmarks
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser(_plugin_commands())
+    parser = build_parser(*_plugin_contributions())
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:

@@ -16,7 +16,7 @@ import pluggy
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
-    from hub.api import AdapterType, CliCommand, ConsolePanel, WebRoute
+    from hub.api import AdapterType, Benchmark, CliCommand, ConsolePanel, SimulatorType, WebRoute
     from hub.app import Hub
 
 PROJECT_NAME = "hub"
@@ -72,6 +72,28 @@ def hub_register_cli_commands() -> "list[CliCommand]":
     Called every time the ``hub`` command runs, before arguments are parsed, so it must be cheap and
     must not touch the network or the reactor. A name that clashes with a built-in command or another
     plugin's is refused with an error naming both. Must return a list, never a Deferred.
+    """
+
+
+@hookspec
+def hub_register_benchmarks() -> "list[Benchmark]":
+    """Return the ``hub bench`` benchmarks this plugin adds (``hub bench <name> [--json]``).
+
+    Called every time the ``hub`` command runs, before arguments are parsed, so it must be cheap and
+    must not touch the network or the reactor (``Benchmark.run`` does the work, on the reactor it is
+    given). A name that clashes with a built-in benchmark (``bus``, ``console``) or another plugin's is
+    refused with an error naming both. Must return a list, never a Deferred.
+    """
+
+
+@hookspec
+def hub_register_simulators() -> "list[SimulatorType]":
+    """Return the simulator types this plugin offers, for demos and trials without the real device.
+
+    Called once at start-up, before configuration is validated, so each ``[simulators.NAME]`` table can
+    be checked against its type's config class. The hub starts every configured simulator before any
+    adapter and stops it after them. Two plugins offering the same simulator type name is a start-up
+    error naming both. Must return a list (possibly empty), never a Deferred.
     """
 
 

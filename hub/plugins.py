@@ -19,7 +19,7 @@ import structlog
 from twisted.internet.defer import Deferred, DeferredList, succeed
 
 from hub import hookspecs
-from hub.api import AdapterType, CliCommand, ConsolePanel, WebRoute
+from hub.api import AdapterType, Benchmark, CliCommand, ConsolePanel, SimulatorType, WebRoute
 
 ENTRY_POINT_GROUP = "hub.plugins"
 CORE_PLUGIN_NAME = "hub.core"
@@ -47,6 +47,7 @@ class PluginInfo:
     distribution: str | None
     adapter_types: tuple[str, ...]
     blocked: bool = False
+    simulator_types: tuple[str, ...] = ()
 
 
 def make_plugin_manager(
@@ -186,6 +187,18 @@ class PluginHost:
             found[adapter_type.name] = (plugin, adapter_type)
         return {name: adapter_type for name, (_plugin, adapter_type) in found.items()}
 
+    def simulator_types(self) -> dict[str, SimulatorType]:
+        """Every simulator type offered, by name; two plugins offering one name is a PluginError."""
+        found: dict[str, tuple[str, SimulatorType]] = {}
+        for plugin, simulator_type in self._collect("hub_register_simulators", SimulatorType):
+            if simulator_type.name in found and found[simulator_type.name][0] != plugin:
+                raise PluginError(
+                    f"simulator type {simulator_type.name!r} is offered by both "
+                    f"{found[simulator_type.name][0]!r} and {plugin!r}; block one of them in [plugins]"
+                )
+            found[simulator_type.name] = (plugin, simulator_type)
+        return {name: simulator_type for name, (_plugin, simulator_type) in found.items()}
+
     def adapter_types_by_plugin(self) -> dict[str, list[str]]:
         by_plugin: dict[str, list[str]] = {}
         for plugin, adapter_type in self._collect("hub_register_adapter_types", AdapterType):
@@ -203,19 +216,26 @@ class PluginHost:
 
     def cli_commands(self, reserved: Iterable[str] = ()) -> list[tuple[str, CliCommand]]:
         """Plugin sub-commands; a name clashing with a built-in or another plugin's is refused."""
+        return self._unique("hub_register_cli_commands", CliCommand, "command", reserved)
+
+    def benchmarks(self, reserved: Iterable[str] = ()) -> list[tuple[str, Benchmark]]:
+        """Plugin benchmarks; a name clashing with a built-in one or another plugin's is refused."""
+        return self._unique("hub_register_benchmarks", Benchmark, "benchmark", reserved)
+
+    def _unique(self, hook_name: str, kind: type, noun: str, reserved: Iterable[str]) -> list[tuple[str, Any]]:
+        # The first to claim a name keeps it; a later claimant is recorded as failed, its error naming
+        # the first, so both plugins are named (the failure carries the later one's).
         taken = {name: "the hub" for name in reserved}
-        commands: list[tuple[str, CliCommand]] = []
-        for plugin, command in self._collect("hub_register_cli_commands", CliCommand):
-            if command.name in taken:
-                self._record(
-                    plugin,
-                    "hub_register_cli_commands",
-                    ValueError(f"command {command.name!r} is already provided by {taken[command.name]}"),
-                )
+        kept: list[tuple[str, Any]] = []
+        for plugin, item in self._collect(hook_name, kind):
+            if item.name in taken:
+                error = ValueError(f"{noun} {item.name!r} is already provided by {taken[item.name]}")
+                if PluginFailure(plugin, hook_name, f"ValueError: {error}") not in self.failures:
+                    self._record(plugin, hook_name, error)  # once, however often the list is asked for
                 continue
-            taken[command.name] = repr(plugin)
-            commands.append((plugin, command))
-        return commands
+            taken[item.name] = f"plugin {plugin!r}"
+            kept.append((plugin, item))
+        return kept
 
     def started(self, hub: Any) -> "Deferred[None]":
         return self._lifecycle("hub_started", hub)
@@ -242,11 +262,15 @@ class PluginHost:
     def describe(self) -> list[PluginInfo]:
         """Every installed plugin, blocked ones included, for ``hub plugins``."""
         adapter_names = self.adapter_types_by_plugin()
+        simulator_names: dict[str, list[str]] = {}
+        for plugin, simulator_type in self._collect("hub_register_simulators", SimulatorType):
+            simulator_names.setdefault(plugin, []).append(simulator_type.name)
         infos = []
         for name in self.plugin_names():
             version, distribution = self.versions.get(name, ("unknown", None))
             infos.append(
-                PluginInfo(name, version, distribution, tuple(sorted(adapter_names.get(name, ()))))
+                PluginInfo(name, version, distribution, tuple(sorted(adapter_names.get(name, ()))),
+                           simulator_types=tuple(sorted(simulator_names.get(name, ()))))
             )
         for name in sorted(self.blocked):
             infos.append(PluginInfo(name, "-", None, (), blocked=True))

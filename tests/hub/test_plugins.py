@@ -12,7 +12,7 @@ from attrs import frozen
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail, succeed
 
-from hub.api import AdapterType, CliCommand, ConsolePanel, WebRoute
+from hub.api import AdapterType, Benchmark, CliCommand, ConsolePanel, SimulatorType, WebRoute
 from hub.events import CORE_EVENT_TYPES
 from hub.hookspecs import hookimpl
 from hub.plugins import (
@@ -48,6 +48,8 @@ def door_adapter(context: Any) -> Service:
 
 
 DOOR = AdapterType(name="door", config_class=DoorConfig, factory=door_adapter, description="door contacts")
+DOOR_SIMULATOR = SimulatorType(name="door", config_class=DoorConfig, factory=door_adapter,
+                               description="a door that opens now and then")
 ROUTE = WebRoute(path="doors", resource_factory=lambda hub: None, roles=("operator",))
 PANEL = ConsolePanel(name="doors", title="Doors", script_path="doors.js")
 
@@ -55,6 +57,11 @@ PANEL = ConsolePanel(name="doors", title="Doors", script_path="doors.js")
 def command(name: str) -> CliCommand:
     return CliCommand(name=name, help=f"the {name} command", add_arguments=lambda parser: None,
                       run=lambda args: 0)
+
+
+def benchmark(name: str) -> Benchmark:
+    return Benchmark(name=name, help=f"the {name} benchmark", add_arguments=lambda parser: None,
+                     run=lambda args, reactor: {"doors_per_s": 1.0})
 
 
 class DoorPlugin:
@@ -82,6 +89,14 @@ class DoorPlugin:
     @hookimpl
     def hub_register_cli_commands(self) -> list[CliCommand]:
         return [command("door-test")]
+
+    @hookimpl
+    def hub_register_benchmarks(self) -> list[Benchmark]:
+        return [benchmark("doors")]
+
+    @hookimpl
+    def hub_register_simulators(self) -> list[SimulatorType]:
+        return [DOOR_SIMULATOR]
 
     @hookimpl
     def hub_started(self, hub: Any) -> None:
@@ -125,6 +140,14 @@ class Returns:
         return self._give()
 
     @hookimpl
+    def hub_register_benchmarks(self) -> Any:
+        return self._give()
+
+    @hookimpl
+    def hub_register_simulators(self) -> Any:
+        return self._give()
+
+    @hookimpl
     def hub_started(self, hub: Any) -> Any:
         return self._give()
 
@@ -140,6 +163,24 @@ class OffersCommands:
     @hookimpl
     def hub_register_cli_commands(self) -> list[CliCommand]:
         return [command(name) for name in self._names]
+
+
+class OffersBenchmarks:
+    def __init__(self, *names: str) -> None:
+        self._names = names
+
+    @hookimpl
+    def hub_register_benchmarks(self) -> list[Benchmark]:
+        return [benchmark(name) for name in self._names]
+
+
+class OffersSimulatorType:
+    def __init__(self, simulator_type: SimulatorType) -> None:
+        self._simulator_type = simulator_type
+
+    @hookimpl
+    def hub_register_simulators(self) -> list[SimulatorType]:
+        return [self._simulator_type]
 
 
 class OffersAdapterType:
@@ -183,9 +224,11 @@ def test_hook_names_lists_every_hookspec():
     """hook_names() gives every hook in hub/hookspecs.py, and nothing else."""
     assert hook_names() == [
         "hub_register_adapter_types",
+        "hub_register_benchmarks",
         "hub_register_cli_commands",
         "hub_register_console_panels",
         "hub_register_event_types",
+        "hub_register_simulators",
         "hub_register_web_routes",
         "hub_started",
         "hub_stopping",
@@ -221,6 +264,18 @@ def test_a_plugin_contributes_cli_commands_labelled_with_the_plugin():
     """hub_register_cli_commands answers come back with the name of the plugin that gave them."""
     [(plugin, found)] = host_with((DoorPlugin(), "doors")).cli_commands(reserved=("run",))
     assert (plugin, found.name) == ("doors", "door-test")
+
+
+def test_a_plugin_contributes_benchmarks_labelled_with_the_plugin():
+    """hub_register_benchmarks answers come back with the name of the plugin that gave them."""
+    [(plugin, found)] = host_with((DoorPlugin(), "doors")).benchmarks(reserved=("bus", "console"))
+    assert (plugin, found.name) == ("doors", "doors")
+    assert found.run(None, None) == {"doors_per_s": 1.0}
+
+
+def test_a_plugin_contributes_simulator_types_by_name():
+    """hub_register_simulators answers are collected into a dict keyed by simulator type name."""
+    assert host_with((DoorPlugin(), "doors")).simulator_types() == {"door": DOOR_SIMULATOR}
 
 
 def test_hub_started_and_hub_stopping_are_given_the_hub():
@@ -274,6 +329,8 @@ def test_an_async_def_lifecycle_hook_is_run_and_waited_for():
         ("web_routes", "hub_register_web_routes"),
         ("console_panels", "hub_register_console_panels"),
         ("cli_commands", "hub_register_cli_commands"),
+        ("benchmarks", "hub_register_benchmarks"),
+        ("simulator_types", "hub_register_simulators"),
     ],
 )
 def test_a_plugin_that_raises_is_recorded_and_the_others_are_kept(method, hook, captured_logs):
@@ -320,7 +377,9 @@ def test_asking_again_does_not_record_the_same_failure_twice():
     host.adapter_types()
     host.adapter_types()
     host.describe()
-    assert host.failures == [PluginFailure("broken", "hub_register_adapter_types", "RuntimeError: no panel")]
+    host.describe()
+    assert host.failures == [PluginFailure("broken", "hub_register_adapter_types", "RuntimeError: no panel"),
+                             PluginFailure("broken", "hub_register_simulators", "RuntimeError: no panel")]
 
 
 def test_a_lifecycle_hook_that_raises_is_recorded_not_raised():
@@ -366,6 +425,18 @@ def test_two_plugins_offering_one_adapter_type_name_is_an_error_naming_both():
     assert "block one of them" in message
 
 
+def test_two_plugins_offering_one_simulator_type_name_is_an_error_naming_both():
+    """Two plugins may not both offer simulator type "door": the error names each, and how to fix it."""
+    other = SimulatorType(name="door", config_class=DoorConfig, factory=door_adapter)
+    host = host_with((OffersSimulatorType(DOOR_SIMULATOR), "doors"), (OffersSimulatorType(other), "more_doors"))
+    with pytest.raises(PluginError) as raised:
+        host.simulator_types()
+    message = str(raised.value)
+    assert "simulator type 'door'" in message
+    assert "'doors'" in message and "'more_doors'" in message
+    assert "block one of them" in message
+
+
 def test_a_misspelt_hook_stops_the_start_naming_the_plugin():
     """A hook implementation with no matching hookspec makes make_plugin_manager raise, naming its plugin."""
 
@@ -404,6 +475,12 @@ def test_describe_lists_blocked_plugins_as_blocked():
     assert infos[-1] == PluginInfo("spare_doors", "-", None, (), blocked=True)
 
 
+def test_describe_lists_each_plugins_simulator_types():
+    """describe() names the simulator types a plugin offers beside its adapter types."""
+    [doors, _core] = host_with((DoorPlugin(), "doors")).describe()
+    assert (doors.adapter_types, doors.simulator_types) == (("door",), ("door",))
+
+
 # --- CLI commands -------------------------------------------------------------------------------------
 
 
@@ -425,6 +502,28 @@ def test_a_cli_command_clashing_with_another_plugins_is_refused():
     assert {keeper, failure.plugin} == {"first", "second"}
     assert failure.hook == "hub_register_cli_commands"
     assert "'doors'" in failure.error and repr(keeper) in failure.error
+
+
+# --- Benchmarks ----------------------------------------------------------------------------------------
+
+
+def test_a_benchmark_clashing_with_a_built_in_is_refused_naming_the_hub():
+    """A plugin benchmark named bus is left out and recorded, naming the hub; its others are kept."""
+    host = host_with((OffersBenchmarks("bus", "doors"), "doors"))
+    assert [found.name for _plugin, found in host.benchmarks(reserved=("bus", "console"))] == ["doors"]
+    assert host.failures == [PluginFailure(
+        "doors", "hub_register_benchmarks", "ValueError: benchmark 'bus' is already provided by the hub")]
+
+
+def test_a_benchmark_clashing_with_another_plugins_is_refused_naming_both():
+    """Two plugins offering one benchmark name: one keeps it, the other is refused naming the keeper."""
+    host = host_with((OffersBenchmarks("doors"), "first"), (OffersBenchmarks("doors"), "second"))
+    [(keeper, found)] = host.benchmarks()
+    host.benchmarks()  # asked again, the refusal is not recorded twice
+    [failure] = host.failures
+    assert {keeper, failure.plugin} == {"first", "second"}
+    assert failure.hook == "hub_register_benchmarks"
+    assert failure.error == f"ValueError: benchmark 'doors' is already provided by plugin {keeper!r}"
 
 
 # --- Entry points ---------------------------------------------------------------------------------------
