@@ -1,14 +1,16 @@
 """The running hub: the journal and bus, every configured adapter under supervision, and retention.
 
 ``Hub`` is the root ``MultiService``. Starting it opens (or creates, or migrates) the journal, records
-any plugin that failed to load, starts each adapter instance under its own supervisor, and tells the
-plugins. Stopping it reverses that, and the journal writes everything it holds before it closes.
+any plugin that failed to load, starts the configured simulators (for demos and trials), then each
+adapter instance under its own supervisor, and tells the plugins. Stopping it reverses that: the
+simulators stop after the adapters, and the journal writes everything it holds before it closes.
 """
 
 from __future__ import annotations
 
 import fcntl
 import gc
+import inspect
 import os
 import random
 from pathlib import Path
@@ -16,11 +18,11 @@ from typing import Any, Callable
 
 import structlog
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.task import LoopingCall
 
 from hub import __version__
-from hub.api import AdapterType
+from hub.api import AdapterType, SimulatorContext, SimulatorType
 from hub.bus import Bus
 from hub.config import HubConfig
 from hub.events import (
@@ -31,6 +33,7 @@ from hub.events import (
     HubStopping,
     PluginFailed,
     Severity,
+    SimulatorFailed,
     Subject,
 )
 from hub.audit import AuditLog
@@ -51,6 +54,8 @@ from hub.store import HUB_MIGRATIONS
 
 JOURNAL_FILE = "journal.sqlite3"
 WriterFactory = Callable[..., Any]
+#: How long a simulator may take to start before the hub gives up on it and starts the adapters anyway.
+SIMULATOR_START_TIMEOUT_S = 10.0
 
 
 def tune_garbage_collector() -> None:
@@ -120,6 +125,7 @@ class Hub(MultiService):
         reactor: Any,
         *,
         adapter_types: dict[str, AdapterType] | None = None,
+        simulator_types: dict[str, SimulatorType] | None = None,
         writer_factory: WriterFactory = ThreadedSqliteWriter,
         log: Any = None,
         rng: random.Random | None = None,
@@ -132,6 +138,7 @@ class Hub(MultiService):
         self._writer_factory = writer_factory
         self._random = rng if rng is not None else random.Random()
         self.adapter_types = adapter_types if adapter_types is not None else plugins.adapter_types()
+        self.simulator_types = simulator_types if simulator_types is not None else plugins.simulator_types()
         self.registry = EventTypeRegistry()
         for payload_class in plugins.event_types():
             try:
@@ -151,6 +158,10 @@ class Hub(MultiService):
         self.web: Any = None
         self._incident_store: IncidentStore | None = None
         self.adapters: dict[str, SupervisedAdapter] = {}
+        #: The simulators running, by instance name, in the order they started.
+        self.simulators: dict[str, Any] = {}
+        #: Why each configured simulator that is not running failed, by instance name.
+        self.simulator_failures: dict[str, str] = {}
         self._retention: LoopingCall | None = None
         self._lock: DataDirLock | None = None
         #: The seq of this run's hub.process.started event.
@@ -180,6 +191,10 @@ class Hub(MultiService):
 
         for failure in self.plugins.failures:
             await self._publish_plugin_failure(failure.plugin, failure.hook, failure.error)
+        # Before any adapter: an adapter's device (a pseudo-terminal, a port) must exist when it opens it.
+        for simulator in self.config.simulators:
+            if simulator.enabled:
+                await self._start_simulator(simulator)
         # Children start in the order added and stop in reverse: the incident engine first (so it is
         # listening before any adapter speaks) and the web server last (so it is the first to stop).
         self._incident_store = IncidentStore(path)
@@ -226,6 +241,67 @@ class Hub(MultiService):
         await self.plugins.started(self)
         for failure in self.plugins.failures[failures_before:]:
             await self._publish_plugin_failure(failure.plugin, failure.hook, failure.error)
+
+    async def _start_simulator(self, instance: Any) -> None:
+        """Build and start one simulator, waiting for its start; a failure is logged and published, not raised.
+
+        A demo with one broken simulator still shows everything else, and the operator sees why that one
+        is missing: in the log, as a ``hub.simulator.failed`` event (which opens an incident), and in the
+        ``hub demo`` banner.
+        """
+        assert self.bus is not None
+        secrets = collect_secrets(instance.settings)
+        log = self.log.bind(simulator=instance.name, simulator_type=instance.type)
+        try:
+            simulator_type = self.simulator_types.get(instance.type)
+            if simulator_type is None:
+                raise LookupError(f"no installed plugin offers simulator type {instance.type!r}")
+            context = SimulatorContext(name=instance.name, reactor=self.reactor, log=log,
+                                       config=instance.settings, base_dir=self.config.path.parent)
+            service = simulator_type.factory(context)
+            await self._within(SIMULATOR_START_TIMEOUT_S, _as_deferred(service.startService),
+                               f"did not start within {SIMULATOR_START_TIMEOUT_S:g} s")
+        except Exception as error:  # noqa: BLE001 - a demo goes on without the simulator that failed
+            reason = redact(f"{type(error).__name__}: {error}", secrets)
+            self.simulator_failures[instance.name] = reason
+            log.error("simulator_failed", error=reason)
+            await self.bus.publish(
+                self.events(
+                    SimulatorFailed.TYPE,
+                    SimulatorFailed(simulator=instance.name, simulator_type=instance.type, error=reason),
+                    severity=Severity.HIGH,
+                    subject=Subject(kind="simulator", id=instance.name),
+                    summary=f"Simulator {instance.name} ({instance.type}) could not start: {reason}",
+                )
+            )
+            return
+        self.simulators[instance.name] = service
+        log.info("simulator_started")
+
+    async def _within(self, seconds: float, waiting: "Deferred[Any]", what: str) -> Any:
+        """``waiting``'s result, or ``TimeoutError(what)`` once ``seconds`` have passed on the hub's clock."""
+        timer = self.reactor.callLater(seconds, waiting.cancel)
+        try:
+            return await waiting
+        except Exception as error:
+            if not timer.active():
+                raise TimeoutError(what) from error
+            raise
+        finally:
+            if timer.active():
+                timer.cancel()
+
+    async def _stop_simulators(self) -> None:
+        # Last started, first stopped; each is waited for (within the grace period) before the next.
+        for name, service in reversed(list(self.simulators.items())):
+            try:
+                await self._within(self.config.hub.shutdown_grace_s, _as_deferred(service.stopService),
+                                   f"did not stop within {self.config.hub.shutdown_grace_s:g} s")
+            except Exception as error:  # noqa: BLE001 - the hub stops whatever a simulator does
+                self.log.warning("simulator_stop_failed", simulator=name, error=f"{type(error).__name__}: {error}")
+            else:
+                self.log.info("simulator_stopped", simulator=name)
+        self.simulators.clear()
 
     def _add_adapter(self, instance: Any) -> None:
         assert self.bus is not None
@@ -341,6 +417,8 @@ class Hub(MultiService):
             self._retention.stop()
         if self.running:
             await super().stopService()
+        # After the adapters, so none of them sees its device vanish while it is still running.
+        await self._stop_simulators()
         await self.bus.close()
         self.log.info("journal_closed", head=self.bus.head)
         for reader in (self.audit, self.users, self._incident_store):
@@ -348,3 +426,13 @@ class Hub(MultiService):
                 reader.close()
         if self._lock is not None:
             self._lock.release()
+
+
+def _as_deferred(call: Callable[[], Any]) -> "Deferred[Any]":
+    """``call()``'s result as a Deferred, whether it returns a value, a Deferred or a coroutine, or raises."""
+
+    def called() -> Any:
+        result = call()
+        return Deferred.fromCoroutine(result) if inspect.iscoroutine(result) else result
+
+    return maybeDeferred(called)

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Literal, Mapping, NoReturn
 import attrs
 from attrs import field, frozen
 
-from hub.api import AdapterType
+from hub.api import AdapterType, SimulatorType
 from hub.config_reader import (  # Expected, between and one_of are part of this module's public API
     _MISSING_FOUND,
     Expected,
@@ -278,6 +278,16 @@ class AdapterInstanceConfig:
 
 
 @frozen(kw_only=True)
+class SimulatorInstanceConfig:
+    """One ``[simulators.NAME]`` table: a simulator for a demo or trial, with its type's own settings."""
+
+    name: str = field(validator=attrs.validators.matches_re(_INSTANCE_NAME))
+    type: str
+    settings: object
+    enabled: bool = True
+
+
+@frozen(kw_only=True)
 class HubConfig:
     """A whole, valid configuration. ``path`` is the file it came from, made absolute."""
 
@@ -291,6 +301,7 @@ class HubConfig:
     partners: dict[str, PartnerConfig] = field(factory=dict)
     map: MapConfig = field(factory=MapConfig)
     adapters: tuple[AdapterInstanceConfig, ...] = ()
+    simulators: tuple[SimulatorInstanceConfig, ...] = ()
 
 
 _SECTIONS: dict[str, type] = {
@@ -305,6 +316,8 @@ _SECTIONS: dict[str, type] = {
 
 # The keys of an adapter table that belong to the hub; every other key is the adapter type's.
 RUNTIME_KEYS = ("type", "enabled", "supervision")
+# The same for a simulator table.
+SIMULATOR_RUNTIME_KEYS = ("type", "enabled")
 
 
 @frozen
@@ -313,6 +326,13 @@ class _AdapterRuntimeKeys:
 
     enabled: bool = True
     supervision: SupervisionConfig = field(factory=SupervisionConfig)
+
+
+@frozen
+class _SimulatorRuntimeKeys:
+    """The keys of a simulator table, besides ``type``, that the hub reads."""
+
+    enabled: bool = True
 
 
 # --- Errors -------------------------------------------------------------------------------------------
@@ -350,9 +370,11 @@ def load_config(
     path: str | os.PathLike[str],
     adapter_types: Mapping[str, AdapterType],
     environ: Mapping[str, str] = os.environ,
+    *,
+    simulator_types: Mapping[str, SimulatorType] | None = None,
 ) -> HubConfig:
     """Read and validate a config file; ``ConfigError`` lists every problem."""
-    return validate(read_toml(path), Path(path), adapter_types, environ)
+    return validate(read_toml(path), Path(path), adapter_types, environ, simulator_types=simulator_types)
 
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -405,8 +427,12 @@ def validate(
     environ: Mapping[str, str],
     *,
     read_secrets: bool = True,
+    simulator_types: Mapping[str, SimulatorType] | None = None,
 ) -> HubConfig:
     """The ``HubConfig`` a parsed document describes; ``ConfigError`` lists every problem in it.
+
+    ``[simulators.NAME]`` tables are checked against ``simulator_types`` (none known when not given) as
+    adapter tables are against ``adapter_types``.
 
     Relative paths are taken from the folder of ``path``; secrets are read from ``environ`` or from
     files. No problem shows a secret: values of secret fields are hidden, and every secret that was read
@@ -421,7 +447,7 @@ def validate(
     issues: list[_Issue] = []
     config = None
     try:
-        config = _validate(raw, absolute, adapter_types, reader, issues)
+        config = _validate(raw, absolute, adapter_types, simulator_types or {}, reader, issues)
     except Exception as error:  # noqa: BLE001 - a bug here must still come out as a config error
         issues.append(_Issue((), None, "a file the hub can check (please report this as a bug)",
                              found=f"an unexpected {type(error).__name__} while checking"))
@@ -439,13 +465,14 @@ def _validate(
     raw: Mapping[str, Any],
     path: Path,
     adapter_types: Mapping[str, AdapterType],
+    simulator_types: Mapping[str, SimulatorType],
     reader: "_Reader",
     issues: list["_Issue"],
 ) -> HubConfig | None:
     if not isinstance(raw, Mapping):
         issues.append(_Issue((), raw, "a TOML document"))
         return None
-    allowed = (*_SECTIONS, "partners", "adapters")
+    allowed = (*_SECTIONS, "partners", "adapters", "simulators")
     for key in raw:
         if key not in allowed:
             issues.append(_unknown_key(key, allowed))
@@ -463,9 +490,13 @@ def _validate(
         adapters = _adapters(reader, raw.get("adapters", {}), adapter_types)
     except _Invalid as invalid:
         issues.extend(issue.under("adapters") for issue in invalid.issues)
+    try:
+        simulators = _simulators(reader, raw.get("simulators", {}), simulator_types)
+    except _Invalid as invalid:
+        issues.extend(issue.under("simulators") for issue in invalid.issues)
     if issues:
         return None
-    return HubConfig(path=path, adapters=adapters, **sections)
+    return HubConfig(path=path, adapters=adapters, simulators=simulators, **sections)
 
 
 def _partners(reader: _Reader, raw: object) -> dict[str, PartnerConfig]:
@@ -509,44 +540,89 @@ def _adapters(
 def _adapter(
     reader: _Reader, name: str, body: object, adapter_types: Mapping[str, AdapterType]
 ) -> AdapterInstanceConfig:
-    issues = []
-    if not _INSTANCE_NAME.match(name):
-        issues.append(_Issue((), None, "a name of 1 to 64 lower-case letters, digits and underscores",
-                             found=f"an adapter named {_brief(json.dumps(name, ensure_ascii=False))}"))
-    if not isinstance(body, dict):
-        raise _Invalid([*issues, _Issue((), body, "a table")])
-    type_name = body.get("type")
-    adapter_type = adapter_types.get(type_name) if isinstance(type_name, str) else None
-    if adapter_type is None:
-        known = ", ".join(sorted(adapter_types)) or "(none: no plugin offers an adapter type)"
-        found = None if "type" in body else _MISSING_FOUND
-        expected = f"an installed adapter type, one of: {known}"
-        issues.append(_Issue(("type",), type_name, expected, found=found))
-    runtime = settings = None
-    try:
-        runtime_raw = {key: value for key, value in body.items() if key in ("enabled", "supervision")}
-        runtime = reader.table(runtime_raw, _AdapterRuntimeKeys)
-    except _Invalid as invalid:
-        issues.extend(invalid.issues)
-    if adapter_type is not None:
-        # Without a known type there is no knowing which other keys belong: they are left unchecked.
-        settings_raw = {k: v for k, v in body.items() if k not in RUNTIME_KEYS}
-        try:
-            fields = attrs.fields(adapter_type.config_class)
-            reserved = [a.alias for a in fields if a.alias in RUNTIME_KEYS]
-            if reserved:
-                raise TypeError(f"it has fields named {', '.join(reserved)}, which are the hub's keys")
-            settings = reader.table(settings_raw, adapter_type.config_class, also_allowed=RUNTIME_KEYS)
-        except _Invalid as invalid:
-            issues.extend(invalid.issues)
-        except Exception as error:  # noqa: BLE001 - config_class is not an attrs class
-            found = f"adapter type {type_name} with an unusable config_class ({error})"
-            issues.append(_Issue((), None, "an adapter type whose config_class is a frozen attrs class",
-                                 found=found))
-    if issues or runtime is None:
-        raise _Invalid(issues)
+    type_name, runtime, settings = _typed_table(
+        reader, body, name, adapter_types, "adapter", RUNTIME_KEYS, _AdapterRuntimeKeys
+    )
     try:
         return AdapterInstanceConfig(name=name, type=type_name, enabled=runtime.enabled,
                                      supervision=runtime.supervision, settings=settings)
     except Exception as error:  # noqa: BLE001
         _fail(body, _expected_from(error), found="an adapter table the hub cannot use")
+
+
+def _simulators(
+    reader: _Reader, raw: object, simulator_types: Mapping[str, SimulatorType]
+) -> tuple[SimulatorInstanceConfig, ...]:
+    if not isinstance(raw, dict):
+        _fail(raw, "a table holding one [simulators.NAME] table per simulator")
+    instances, issues = [], []
+    for name, body in raw.items():
+        try:
+            type_name, runtime, settings = _typed_table(
+                reader, body, name, simulator_types, "simulator", SIMULATOR_RUNTIME_KEYS, _SimulatorRuntimeKeys
+            )
+            instances.append(
+                SimulatorInstanceConfig(name=name, type=type_name, enabled=runtime.enabled, settings=settings)
+            )
+        except _Invalid as invalid:
+            issues.extend(issue.under(name) for issue in invalid.issues)
+    if issues:
+        raise _Invalid(issues)
+    return tuple(instances)
+
+
+def _typed_table(
+    reader: _Reader,
+    body: object,
+    name: str,
+    types: Mapping[str, AdapterType | SimulatorType],
+    kind: str,
+    runtime_keys: tuple[str, ...],
+    runtime_class: type,
+) -> tuple[str, Any, Any]:
+    """An adapter or simulator table read: its type's name, the hub's keys and the type's own settings.
+
+    ``kind`` ("adapter" or "simulator") only words the problems; ``runtime_keys`` are the keys that are
+    the hub's (``type`` and those ``runtime_class`` reads), every other key is the type's config class's.
+    """
+    issues = []
+    if not _INSTANCE_NAME.match(name):
+        issues.append(_Issue((), None, "a name of 1 to 64 lower-case letters, digits and underscores",
+                             found=f"{_article(kind)} named {_brief(json.dumps(name, ensure_ascii=False))}"))
+    if not isinstance(body, dict):
+        raise _Invalid([*issues, _Issue((), body, "a table")])
+    type_name = body.get("type")
+    found_type = types.get(type_name) if isinstance(type_name, str) else None
+    if found_type is None:
+        known = ", ".join(sorted(types)) or f"(none: no plugin offers {_article(kind)} type)"
+        found = None if "type" in body else _MISSING_FOUND
+        expected = f"an installed {kind} type, one of: {known}"
+        issues.append(_Issue(("type",), type_name, expected, found=found))
+    runtime = settings = None
+    try:
+        runtime_raw = {key: value for key, value in body.items() if key in runtime_keys and key != "type"}
+        runtime = reader.table(runtime_raw, runtime_class)
+    except _Invalid as invalid:
+        issues.extend(invalid.issues)
+    if found_type is not None:
+        # Without a known type there is no knowing which other keys belong: they are left unchecked.
+        settings_raw = {k: v for k, v in body.items() if k not in runtime_keys}
+        try:
+            fields = attrs.fields(found_type.config_class)
+            reserved = [a.alias for a in fields if a.alias in runtime_keys]
+            if reserved:
+                raise TypeError(f"it has fields named {', '.join(reserved)}, which are the hub's keys")
+            settings = reader.table(settings_raw, found_type.config_class, also_allowed=runtime_keys)
+        except _Invalid as invalid:
+            issues.extend(invalid.issues)
+        except Exception as error:  # noqa: BLE001 - config_class is not an attrs class
+            found = f"{kind} type {type_name} with an unusable config_class ({error})"
+            issues.append(_Issue((), None, f"{_article(kind)} type whose config_class is a frozen attrs class",
+                                 found=found))
+    if issues or runtime is None:
+        raise _Invalid(issues)
+    return type_name, runtime, settings
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"

@@ -498,6 +498,20 @@ class PluginFailed:
 
 
 @frozen
+class SimulatorFailed:
+    """A configured simulator (``[simulators.NAME]``) could not be built or started; the hub runs without it.
+
+    ``simulator`` is the instance name, ``simulator_type`` its type, ``error`` why (secrets removed).
+    """
+
+    TYPE: ClassVar[str] = "hub.simulator.failed"
+
+    simulator: str
+    simulator_type: str
+    error: str
+
+
+@frozen
 class HubStarted:
     """The hub process started (topic ``hub.process.started``)."""
 
@@ -579,6 +593,7 @@ class PartnerReportReceived:
 CORE_EVENT_TYPES: tuple[type, ...] = (
     AdapterHealthChanged,
     PluginFailed,
+    SimulatorFailed,
     HubStarted,
     HubStopping,
     CommandRequested,

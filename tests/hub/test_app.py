@@ -14,8 +14,8 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.testing import MemoryReactorClock
 
-from hub.api import AdapterContext, AdapterType
-from hub.app import DataDirInUse, Hub, journal_path
+from hub.api import AdapterContext, AdapterType, SimulatorContext, SimulatorType
+from hub.app import SIMULATOR_START_TIMEOUT_S, DataDirInUse, Hub, journal_path
 from hub.bus import BusClosed
 from hub.config import HubConfig, validate
 from hub.events import AdapterState, Severity, Subject
@@ -143,6 +143,66 @@ class SlowStoppingPlugin:
         return self.done
 
 
+@frozen
+class WorkshopConfig:
+    """A stand-in simulator's settings: how its start and stop behave, set by the test."""
+
+    start: str = "at_once"  # at_once | waits | raises | never | async
+    stop: str = "at_once"  # at_once | waits | never
+
+
+class WorkshopSimulator(Service):
+    """One simulator; it notes in the plugin's diary what the adapters were doing when it started and stopped."""
+
+    def __init__(self, context: SimulatorContext, plugin: "WorkshopPlugin") -> None:
+        self.context = context
+        self._plugin = plugin
+        self.starting: Deferred[None] = Deferred()
+        self.stopping: Deferred[None] = Deferred()
+
+    def _note(self, what: str) -> None:
+        adapters_running = [service.running for services in self._plugin.gadgets.built.values()
+                            for service in services]
+        self._plugin.diary.append((what, self.context.name, adapters_running))
+
+    def startService(self) -> Any:  # noqa: N802 - Twisted's name
+        self._note("simulator starting")
+        behaviour = self.context.config.start
+        if behaviour == "raises":
+            raise OSError("no pseudo-terminals left")
+        super().startService()
+        if behaviour == "async":
+            return self._start_async()
+        return {"at_once": None, "waits": self.starting, "never": Deferred()}[behaviour]
+
+    async def _start_async(self) -> None:
+        await self.starting
+
+    def stopService(self) -> Any:  # noqa: N802 - Twisted's name
+        self._note("simulator stopping")
+        super().stopService()
+        return {"at_once": None, "waits": self.stopping, "never": Deferred()}[self.context.config.stop]
+
+
+class WorkshopPlugin:
+    """Offers the ``workshop`` simulator type and keeps every simulator it builds."""
+
+    def __init__(self, gadgets: GadgetPlugin) -> None:
+        self.gadgets = gadgets
+        self.built: dict[str, WorkshopSimulator] = {}
+        self.diary: list[tuple[str, str, list[bool]]] = []
+
+    @hookimpl
+    def hub_register_simulators(self) -> list[SimulatorType]:
+        return [SimulatorType(name="workshop", config_class=WorkshopConfig, factory=self.build)]
+
+    def build(self, context: SimulatorContext) -> WorkshopSimulator:
+        if context.config.start == "unbuildable":
+            raise ValueError("cannot build the workshop")
+        self.built[context.name] = simulator = WorkshopSimulator(context, self)
+        return simulator
+
+
 # --- Building and driving a hub on a fake clock -----------------------------------------------------
 
 TWO_GADGETS = {
@@ -171,7 +231,8 @@ def make_config(
     }
     for name, section in sections.items():
         raw.setdefault(name, {}).update(section)
-    return validate(raw, tmp_path / "hub.toml", host.adapter_types(), environ={})
+    return validate(raw, tmp_path / "hub.toml", host.adapter_types(), environ={},
+                    simulator_types=host.simulator_types())
 
 
 def make_hub(config: HubConfig, host: PluginHost, clock: MemoryReactorClock) -> Hub:
@@ -467,6 +528,164 @@ def test_stop_abandons_a_plugin_that_overruns_the_grace_period(tmp_path, clock, 
 
     assert success_result_of(stopped) is None
     assert topics(config).count("adapter.health.stopped") == 2
+    assert_no_pending_timers(clock)
+
+
+# --- Simulators -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def workshop(gadgets) -> WorkshopPlugin:
+    return WorkshopPlugin(gadgets)
+
+
+def simulator_hub(tmp_path, clock, gadgets, workshop, simulators: dict[str, Any]) -> tuple[Hub, HubConfig]:
+    host = make_host((gadgets, "gadget"), (workshop, "workshop"))
+    config = make_config(tmp_path, host, simulators=simulators)
+    return make_hub(config, host, clock), config
+
+
+def simulator_failures(config: HubConfig) -> list[dict[str, Any]]:
+    return [event["payload"] for event in journal(config) if event["topic"] == "hub.simulator.failed"]
+
+
+def test_simulators_start_before_any_adapter_and_the_hub_waits_for_them(tmp_path, clock, gadgets, workshop):
+    """Adapters are started only once every simulator's startService Deferred has fired, in file order."""
+    hub, config = simulator_hub(tmp_path, clock, gadgets, workshop,
+                                {"radio": {"type": "workshop", "start": "waits"}, "panel": {"type": "workshop"}})
+    starting = hub.startService()
+    settle(clock)
+
+    assert has_no_result(starting)
+    assert list(workshop.built) == ["radio"] and gadgets.built == {}
+
+    workshop.built["radio"].starting.callback(None)
+    settle(clock)
+
+    assert success_result_of(starting) is None
+    assert [(what, name) for what, name, _adapters in workshop.diary] == [
+        ("simulator starting", "radio"), ("simulator starting", "panel")]
+    assert all(adapters == [] for _what, _name, adapters in workshop.diary)
+    assert list(hub.simulators) == ["radio", "panel"] and hub.simulator_failures == {}
+    assert sorted(gadgets.built) == ["gadget.north", "gadget.south"]
+    stop(hub, clock)
+
+
+def test_a_simulator_is_given_its_name_config_reactor_log_and_folder(tmp_path, clock, gadgets, workshop,
+                                                                     captured_logs):
+    """The SimulatorContext carries the instance name, its validated config, the hub's reactor and a bound log."""
+    hub, _config = simulator_hub(tmp_path, clock, gadgets, workshop, {"radio": {"type": "workshop"}})
+    start(hub, clock)
+    context = workshop.built["radio"].context
+    assert (context.name, context.config, context.reactor, context.base_dir) == (
+        "radio", WorkshopConfig(), clock, tmp_path)
+    context.log.info("handset_pressed")
+    [entry] = [entry for entry in captured_logs if entry["event"] == "handset_pressed"]
+    assert (entry["simulator"], entry["simulator_type"]) == ("radio", "workshop")
+    stop(hub, clock)
+
+
+def test_an_async_start_is_waited_for(tmp_path, clock, gadgets, workshop):
+    """A startService that returns a coroutine is run and waited for like a Deferred."""
+    hub, _config = simulator_hub(tmp_path, clock, gadgets, workshop, {"radio": {"type": "workshop", "start": "async"}})
+    starting = hub.startService()
+    settle(clock)
+    assert has_no_result(starting) and gadgets.built == {}
+    workshop.built["radio"].starting.callback(None)
+    settle(clock)
+    assert success_result_of(starting) is None
+    stop(hub, clock)
+
+
+def test_a_disabled_simulator_is_not_built(tmp_path, clock, gadgets, workshop):
+    """enabled = false keeps a simulator table in the file without running it."""
+    hub, _config = simulator_hub(tmp_path, clock, gadgets, workshop,
+                                 {"radio": {"type": "workshop", "enabled": False}})
+    start(hub, clock)
+    assert workshop.built == {} and hub.simulators == {}
+    stop(hub, clock)
+
+
+@pytest.mark.parametrize(
+    ("start_as", "error"),
+    [
+        ("raises", "OSError: no pseudo-terminals left"),
+        ("unbuildable", "ValueError: cannot build the workshop"),
+    ],
+)
+def test_a_simulator_that_fails_is_reported_and_the_hub_runs_without_it(
+    tmp_path, clock, gadgets, workshop, captured_logs, start_as, error
+):
+    """A failed simulator is logged and journaled as hub.simulator.failed (high); the rest start as usual."""
+    hub, config = simulator_hub(tmp_path, clock, gadgets, workshop,
+                                {"broken": {"type": "workshop", "start": start_as}, "radio": {"type": "workshop"}})
+    start(hub, clock)
+
+    assert simulator_failures(config) == [{"simulator": "broken", "simulator_type": "workshop", "error": error}]
+    [event] = [event for event in journal(config) if event["topic"] == "hub.simulator.failed"]
+    assert event["severity"] == "high" and event["subject"] == {"kind": "simulator", "id": "broken", "name": None}
+    assert event["summary"] == f"Simulator broken (workshop) could not start: {error}"
+    [entry] = [entry for entry in captured_logs if entry["event"] == "simulator_failed"]
+    assert (entry["simulator"], entry["error"], entry["log_level"]) == ("broken", error, "error")
+    assert hub.simulator_failures == {"broken": error}
+    assert list(hub.simulators) == ["radio"]
+    assert all(adapter.status.state is AdapterState.RUNNING for adapter in hub.adapters.values())
+    stop(hub, clock)
+
+
+def test_a_simulator_that_never_starts_is_given_up_on(tmp_path, clock, gadgets, workshop):
+    """After SIMULATOR_START_TIMEOUT_S on the hub's clock the start is cancelled, reported, and the hub goes on."""
+    hub, config = simulator_hub(tmp_path, clock, gadgets, workshop, {"radio": {"type": "workshop", "start": "never"}})
+    starting = hub.startService()
+    settle(clock)
+    advance(clock, SIMULATOR_START_TIMEOUT_S - 1)
+    assert has_no_result(starting)
+
+    advance(clock, 1)
+
+    assert success_result_of(starting) is None
+    assert simulator_failures(config) == [{"simulator": "radio", "simulator_type": "workshop",
+                                           "error": f"TimeoutError: did not start within {SIMULATOR_START_TIMEOUT_S:g} s"}]
+    assert hub.simulators == {} and sorted(gadgets.built) == ["gadget.north", "gadget.south"]
+    stop(hub, clock)
+
+
+def test_simulators_stop_after_every_adapter_has_stopped(tmp_path, clock, gadgets, workshop):
+    """On shutdown the adapters stop first; then the simulators, last started first, each waited for."""
+    hub, config = simulator_hub(tmp_path, clock, gadgets, workshop,
+                                {"radio": {"type": "workshop"}, "panel": {"type": "workshop", "stop": "waits"}})
+    start(hub, clock)
+
+    stopped = hub.stopService()
+    settle(clock)
+
+    assert has_no_result(stopped)
+    assert workshop.diary[-1] == ("simulator stopping", "panel", [False, False])
+    workshop.built["panel"].stopping.callback(None)
+    settle(clock)
+
+    assert success_result_of(stopped) is None
+    assert [(what, name) for what, name, _adapters in workshop.diary[-2:]] == [
+        ("simulator stopping", "panel"), ("simulator stopping", "radio")]
+    assert topics(config).count("adapter.health.stopped") == 2
+    assert_no_pending_timers(clock)
+
+
+def test_a_simulator_that_does_not_stop_is_abandoned_after_the_grace_period(tmp_path, clock, gadgets, workshop,
+                                                                            captured_logs):
+    """A simulator stop that never finishes is given up after shutdown_grace_s, logged, and the hub stops."""
+    hub, _config = simulator_hub(tmp_path, clock, gadgets, workshop, {"radio": {"type": "workshop", "stop": "never"}})
+    start(hub, clock)
+    stopped = hub.stopService()
+    settle(clock)
+    advance(clock, 4.5, step=0.5)
+    assert has_no_result(stopped)
+
+    advance(clock, 0.5, step=0.5)
+
+    assert success_result_of(stopped) is None
+    [entry] = [entry for entry in captured_logs if entry["event"] == "simulator_stop_failed"]
+    assert entry["error"] == "TimeoutError: did not stop within 5 s"
     assert_no_pending_timers(clock)
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from hub.api import AdapterType
+from hub.api import AdapterType, SimulatorType
 from hub.config import (
     AdapterInstanceConfig,
     ConfigError,
@@ -23,6 +23,7 @@ from hub.config import (
     JournalConfig,
     LoggingConfig,
     PluginsConfig,
+    SimulatorInstanceConfig,
     SupervisionConfig,
     between,
     blocked_plugins,
@@ -310,7 +311,7 @@ def test_unknown_keys_are_refused_with_the_allowed_keys(tmp_path: Path) -> None:
     problem = by_key(error)["hub.shutdown_grace"]
     assert problem.found == "an unknown key"
     assert problem.expected == "one of: data_dir, name, shutdown_grace_s (did you mean shutdown_grace_s?)"
-    assert by_key(error)["colour"].expected == "one of: adapters, hub, incidents, journal, logging, map, partners, plugins, web"
+    assert by_key(error)["colour"].expected == "one of: adapters, hub, incidents, journal, logging, map, partners, plugins, simulators, web"
 
 
 def test_unknown_key_never_shows_its_value(tmp_path: Path) -> None:
@@ -446,6 +447,107 @@ def test_config_class_must_leave_the_runtime_keys_alone(tmp_path: Path) -> None:
     clashing = {"widget": AdapterType(name="widget", config_class=ClashingConfig, factory=lambda ctx: None)}
     error = problems(tmp_path, '[adapters.a]\ntype = "widget"\n', types=clashing)
     assert "fields named type" in by_key(error)["adapters.a"].found
+
+
+# --- Simulators --------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class RadioSimConfig:
+    """A stand-in simulator type's settings."""
+
+    link: Path
+    dialect: Literal["ccdi", "fleetsync"] = "ccdi"
+    units: tuple[str, ...] = ()
+    every_s: float = attrs.field(default=30.0, validator=between(1, 3600))
+
+
+SIMULATORS = {"radio_sim": SimulatorType(name="radio_sim", config_class=RadioSimConfig, factory=lambda ctx: None)}
+
+
+def load_simulators(tmp_path: Path, text: str, simulator_types=SIMULATORS) -> HubConfig:
+    path = tmp_path / "hub.toml"
+    path.write_text(text)
+    return load_config(path, TYPES, {}, simulator_types=simulator_types)
+
+
+def simulator_problems(tmp_path: Path, text: str, simulator_types=SIMULATORS) -> dict[str, ConfigProblem]:
+    with pytest.raises(ConfigError) as caught:
+        load_simulators(tmp_path, text, simulator_types)
+    return by_key(caught.value)
+
+
+def test_a_simulator_table_becomes_an_instance_of_its_type(tmp_path: Path) -> None:
+    """[simulators.NAME] is validated into the simulator type's config class; paths are from the config folder."""
+    config = load_simulators(
+        tmp_path,
+        '[simulators.shop_radio]\ntype = "radio_sim"\nlink = "radio-link"\nunits = ["1001", "1002"]\n'
+        '[simulators.pub_radio]\ntype = "radio_sim"\nlink = "/tmp/pub"\ndialect = "fleetsync"\nenabled = false\n',
+    )
+    assert config.simulators == (
+        SimulatorInstanceConfig(name="shop_radio", type="radio_sim",
+                                settings=RadioSimConfig(link=tmp_path / "radio-link", units=("1001", "1002"))),
+        SimulatorInstanceConfig(name="pub_radio", type="radio_sim", enabled=False,
+                                settings=RadioSimConfig(link=Path("/tmp/pub"), dialect="fleetsync")),
+    )
+    assert config.adapters == ()
+
+
+def test_a_file_without_simulators_has_none(tmp_path: Path) -> None:
+    """Simulators are optional; without simulator types given, a file with none still loads."""
+    assert load(tmp_path, WIDGET_A).simulators == ()
+
+
+def test_every_problem_in_a_simulator_table_is_reported_with_its_key_path(tmp_path: Path) -> None:
+    """Bad values, unknown and missing keys in a simulator table are each reported under simulators.NAME."""
+    keys = simulator_problems(
+        tmp_path, '[simulators.radio]\ntype = "radio_sim"\ndialect = "morse"\nevery_s = 0\nspeed = 3\n'
+        'enabled = "yes"\n'
+    )
+    assert set(keys) == {"simulators.radio.link", "simulators.radio.dialect", "simulators.radio.every_s",
+                         "simulators.radio.speed", "simulators.radio.enabled"}
+    assert keys["simulators.radio.link"].found == "nothing (the key is missing)"
+    assert keys["simulators.radio.dialect"].expected == "one of: ccdi, fleetsync"
+    assert keys["simulators.radio.every_s"].expected == "a number from 1 to 3600"
+    assert keys["simulators.radio.speed"].found == "an unknown key"
+    assert keys["simulators.radio.enabled"].expected == "true or false"
+
+
+def test_an_unknown_simulator_type_lists_the_known_ones(tmp_path: Path) -> None:
+    """A simulator type no plugin offers is refused with the installed simulator types."""
+    keys = simulator_problems(tmp_path, '[simulators.radio]\ntype = "shopwatch"\nlink = "x"\n')
+    assert keys["simulators.radio.type"].found == '"shopwatch" (a string)'
+    assert keys["simulators.radio.type"].expected == "an installed simulator type, one of: radio_sim"
+    missing = simulator_problems(tmp_path, "[simulators.radio]\nlink = 'x'\n", simulator_types={})
+    assert missing["simulators.radio.type"].expected == (
+        "an installed simulator type, one of: (none: no plugin offers a simulator type)")
+
+
+def test_a_simulator_name_must_be_lower_case_words_and_its_table_a_table(tmp_path: Path) -> None:
+    """Simulator names follow the adapter rule; [simulators] must hold tables."""
+    keys = simulator_problems(tmp_path, '[simulators."Shop Radio"]\ntype = "radio_sim"\nlink = "x"\n')
+    assert keys['simulators."Shop Radio"'].found == 'a simulator named "Shop Radio"'
+    assert simulator_problems(tmp_path, "simulators = 3\n")["simulators"].expected == (
+        "a table holding one [simulators.NAME] table per simulator")
+
+
+def test_simulator_and_adapter_problems_are_reported_together(tmp_path: Path) -> None:
+    """One run of the check reports the adapters' and the simulators' problems at once."""
+    keys = simulator_problems(tmp_path, '[adapters.a]\ntype = "widget"\nport = 0\n'
+                                        '[simulators.radio]\ntype = "radio_sim"\n')
+    assert set(keys) == {"adapters.a.port", "simulators.radio.link"}
+
+
+@attrs.frozen
+class EnabledSimConfig:
+    enabled: bool = True
+
+
+def test_a_simulator_config_class_must_leave_the_hubs_keys_alone(tmp_path: Path) -> None:
+    """A simulator config class with a field named type or enabled is refused, as for adapters."""
+    clashing = {"radio_sim": SimulatorType(name="radio_sim", config_class=EnabledSimConfig, factory=lambda ctx: None)}
+    keys = simulator_problems(tmp_path, '[simulators.radio]\ntype = "radio_sim"\n', simulator_types=clashing)
+    assert "fields named enabled" in keys["simulators.radio"].found
 
 
 def _explode(_instance: object, _attribute: object, _value: object) -> None:
