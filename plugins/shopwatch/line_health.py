@@ -16,6 +16,11 @@ import attrs
 from plugins.shopwatch.codec import DecoderStats
 from plugins.shopwatch.events import CHECKSUM, FATAL, MALFORMED, NOISE, NOT_ANSWERING, RADIO_ERROR
 
+#: Noise is counted in bytes and frames whole; a CCDI frame is about this long. A frame that fails its
+#: checksum is skipped byte by byte, so its bytes count as noise too: the noise alarm waits for as many
+#: frames' worth of bytes as the checksum alarm waits for frames, so one bad frame raises neither.
+NOISE_BYTES_PER_FRAME = 16
+
 
 @attrs.define
 class _Window:
@@ -27,8 +32,8 @@ class _Window:
 class LineHealth:
     """Counts line trouble by kind and calls ``report(kind, count, detail)`` at most once per kind per window.
 
-    Noise (in bytes), bad checksums and malformed frames need ``alarm_after`` in a window; a refusal,
-    a fatal error or a radio that stopped answering is reported the first time.
+    Bad checksums and malformed frames need ``alarm_after`` in a window, noise ``alarm_after`` frames'
+    worth of bytes; a refusal, a fatal error or a radio that stopped answering is reported the first time.
     """
 
     def __init__(
@@ -42,7 +47,7 @@ class LineHealth:
     ) -> None:
         self._clock = clock
         self._window_s = window_s
-        self._thresholds = {NOISE: alarm_after, CHECKSUM: alarm_after, MALFORMED: alarm_after,
+        self._thresholds = {NOISE: alarm_after * NOISE_BYTES_PER_FRAME, CHECKSUM: alarm_after, MALFORMED: alarm_after,
                             RADIO_ERROR: 1, FATAL: 1, NOT_ANSWERING: 1}
         self._report = report
         self._log = log
@@ -60,9 +65,7 @@ class LineHealth:
             self.record(CHECKSUM, checksums)
         if malformed:
             self.record(MALFORMED, malformed)
-        if garbage and not (checksums or malformed):
-            # A frame that fails its checksum or is cut short is skipped as "garbage" byte by byte too;
-            # that is one bad frame, not noise as well.
+        if garbage:
             self.record(NOISE, garbage)
 
     def record(self, kind: str, count: int = 1, detail: str | None = None) -> None:
