@@ -46,7 +46,8 @@ class CommandSpec:
 
     ``applies_to`` lists topic patterns: the console offers the command as an action on an incident
     that holds an event from the same adapter instance matching one of them (a radio reply on a radio
-    report). Commands with no patterns are offered on the status panel only.
+    report). The console's status panel offers every command of a running adapter, without an incident;
+    commands with no patterns are offered there only.
     """
 
     verb: str

@@ -76,7 +76,9 @@ def _user_json(principal: Any) -> dict[str, str]:
     return {"name": principal.name, "role": principal.role}
 
 
-def _command_json(adapter: Any, spec: Any, *, running: bool) -> dict[str, Any]:
+def _command_json(adapter: Any, spec: Any, *, running: bool,
+                  event: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A command as the console draws it; ``event`` (JSON) is the one whose values prefill its fields."""
     return {
         "adapter": adapter.name,
         "adapter_type": adapter.adapter_type,
@@ -93,10 +95,34 @@ def _command_json(adapter: Any, spec: Any, *, running: bool) -> dict[str, Any]:
                 "required": argument.required,
                 "max_length": argument.max_length,
                 "choices": list(argument.choices),
+                "prefill": argument.prefill,
+                "value": _prefill_value(event, argument.prefill),
             }
             for argument in spec.arguments
         ],
     }
+
+
+def _prefill_value(event: dict[str, Any] | None, path: str | None) -> str | None:
+    """The text at dotted ``path`` in an event's JSON ("payload.member.unit"); None when it is not there.
+
+    Only a string, number or boolean is a field's value; a missing key, a null, a table or a list is none.
+    """
+    if event is None or not path:
+        return None
+    value: Any = event
+    for key in path.split("."):
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return None
 
 
 def _state_of(status: Any) -> str:
@@ -212,32 +238,44 @@ class Api:
             raise not_found(f"no incident {ctx.params['id']}")
         codec = self.backend.codec
         incident = detail.incident
+        events = [codec.to_dict(event) for event in detail.events]
         return json_response({
             "incident": incident.to_json(),
-            "events": [codec.to_dict(event) for event in detail.events],
+            "events": events,
             "notes": [{"at": iso(note.at), "author": note.author, "text": note.text} for note in detail.notes],
             "history": [{"at": iso(entry.at), "actor": entry.actor, "action": entry.action,
                          "detail": dict(entry.detail)} for entry in detail.history],
             "folded": sorted(getattr(detail, "folded", ())),
-            "actions": self._actions_for(detail.events, ctx.principal.role),
+            "actions": self._actions_for(list(zip(detail.events, events)), ctx.principal.role),
             "cameras": self._cameras_for(incident, detail.events),
         })
 
-    def _actions_for(self, events: Iterable[Any], role: str) -> list[dict[str, Any]]:
-        offered: dict[tuple[str, str], dict[str, Any]] = {}
+    def _actions_for(self, events: list[tuple[Any, dict[str, Any]]], role: str) -> list[dict[str, Any]]:
+        """The commands offered on an incident: ``events`` are its events, each with its JSON form.
+
+        A command is offered once per adapter instance; its fields are prefilled from the newest event of
+        that instance that the command applies to (the latest report, not the first).
+        """
+        newest: dict[tuple[str, str], tuple[Any, Any, Any, dict[str, Any]]] = {}
         statuses = {status.name: status for status in self.backend.adapters()}
-        for event in events:
+        for event, event_json in events:
             status = statuses.get(event.source)
             if status is None:
                 continue
             adapter_type = self.backend.adapter_types.get(status.adapter_type)
             for spec in adapter_type.commands if adapter_type else ():
-                if role not in spec.roles or (status.name, spec.verb) in offered:
+                if role not in spec.roles:
                     continue
-                if any(TopicMatcher(pattern)(event.topic) for pattern in spec.applies_to):
-                    offered[(status.name, spec.verb)] = _command_json(
-                        status, spec, running=_state_of(status) == "running")
-        return list(offered.values())
+                if not any(TopicMatcher(pattern)(event.topic) for pattern in spec.applies_to):
+                    continue
+                key = (status.name, spec.verb)
+                if key not in newest or (event.seq or 0) >= (newest[key][0].seq or 0):
+                    newest[key] = (event, status, spec, event_json)
+        # Offered in the order the commands first apply, as the incident's events came.
+        return [
+            _command_json(status, spec, running=_state_of(status) == "running", event=event_json)
+            for _event, status, spec, event_json in newest.values()
+        ]
 
     def _cameras_for(self, incident: Any, events: Iterable[Any]) -> list[dict[str, Any]]:
         from hub.directory import Asset

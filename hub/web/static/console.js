@@ -55,7 +55,12 @@ const detail = new DetailView({
   cameras: () => cameras(),
 });
 
-const statusView = new StatusView({ container: byId("status-main"), toast });
+const statusView = new StatusView({
+  container: byId("status-main"),
+  toast,
+  session: () => session,
+  cameras: () => cameras(),
+});
 const panels = new PanelHost({ container: byId("plugin-panels"), session: () => session });
 const auditView = new AuditView({ container: byId("audit-view") });
 const mapView = new MapView({
@@ -218,6 +223,7 @@ function endSession(message) {
   store = new IncidentStore();
   detail.close();
   statusView.hide();
+  statusView.reset();
   panels.reset();
   mapView.hide();
   auditView.hide();

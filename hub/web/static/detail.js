@@ -3,6 +3,7 @@
 // in every stream event of this incident, and re-reads the detail when the incident itself changes.
 
 import { ApiError, get, path, post } from "./api.js";
+import { commandForm, PendingCommands } from "./commands.js";
 import { h, replace } from "./dom.js";
 import { age, clockTime, fullTime, locationName, stateLabel } from "./format.js";
 import { sourcesOf } from "./incidents.js";
@@ -42,7 +43,7 @@ export class DetailView {
     this.events = new Map(); // seq -> event
     this.loadToken = 0;
     this.refreshTimer = null;
-    this.pendingCommands = new Map(); // command id -> status element
+    this.pendingCommands = new PendingCommands();
     this.actionsKey = "";
   }
 
@@ -62,7 +63,7 @@ export class DetailView {
       this.data = null;
       this.events = new Map();
       this.actionsKey = "";
-      this.pendingCommands = new Map();
+      this.pendingCommands = new PendingCommands();
       replace(this.container, h("p", { class: "empty" }, "Loading…"));
     }
     await this.load();
@@ -107,7 +108,7 @@ export class DetailView {
   addEvent(event) {
     if (!this.id || event.incident_id !== this.id) return;
     this.events.set(Number(event.seq), event);
-    this.noteOutcome(event);
+    this.pendingCommands.note(event);
     if (this.timeline) this.renderTimeline();
     if (String(event.topic || "").startsWith("incident.")) {
       if (this.data && event.payload && event.payload.incident) {
@@ -284,96 +285,14 @@ export class DetailView {
   }
 
   commandForm(spec) {
-    const fields = [];
-    const inputs = [];
-    const cameraIds = (this.data.cameras || []).map((camera) => camera.id);
-    for (const argument of spec.arguments || []) {
-      const inputId = `cmd-${spec.adapter}-${spec.verb}-${argument.name}`.replace(/[^A-Za-z0-9_-]/g, "_");
-      let input;
-      if (argument.kind === "choice") {
-        input = h("select", { id: inputId, required: !!argument.required },
-          argument.required ? null : h("option", { value: "" }, "–"),
-          (argument.choices || []).map((choice) => h("option", { value: choice }, choice)));
-      } else if (argument.kind === "integer") {
-        input = h("input", { id: inputId, type: "number", step: 1, inputmode: "numeric", required: !!argument.required });
-      } else if (argument.kind === "camera") {
-        const listId = `${inputId}-list`;
-        const list = h("datalist", { id: listId });
-        this.fillCameraList(list, cameraIds);
-        input = h("input", { id: inputId, type: "text", list: listId, maxlength: argument.max_length || 200, required: !!argument.required, spellcheck: "false" });
-        fields.push(list);
-        if (cameraIds.length === 1) input.value = cameraIds[0];
-      } else if ((argument.max_length || 200) > 200) {
-        input = h("textarea", { id: inputId, rows: 2, maxlength: argument.max_length, required: !!argument.required });
-      } else {
-        input = h("input", { id: inputId, type: "text", maxlength: argument.max_length || 200, required: !!argument.required });
-      }
-      inputs.push([argument, input]);
-      fields.push(h("label", { for: inputId }, argument.title || argument.name, argument.required ? "" : " (optional)"), input);
-    }
-    const status = h("p", { class: "command-status", role: "status" });
-    const button = h("button", { type: "submit", class: "primary" }, spec.title || spec.verb);
-    const form = h("form", { class: "command-form" },
-      spec.description ? h("p", { class: "muted" }, spec.description) : null,
-      spec.running === false ? h("p", { class: "error" }, `${spec.adapter} is not running: the hub will refuse this for now.`) : null,
-      h("div", { class: "command-fields" }, fields), button, status);
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const values = {};
-      for (const [argument, input] of inputs) {
-        const raw = input.value.trim();
-        if (raw === "") continue;
-        if (argument.kind === "integer") {
-          const number = Number(raw);
-          if (!Number.isInteger(number)) {
-            replace(status, `${argument.title || argument.name} must be a whole number.`);
-            input.focus();
-            return;
-          }
-          values[argument.name] = number;
-        } else {
-          values[argument.name] = raw;
-        }
-      }
-      button.disabled = true;
-      replace(status, "Sending…");
-      try {
-        const answer = await post(path`/api/incidents/${this.id}/commands`, { adapter: spec.adapter, verb: spec.verb, arguments: values });
-        replace(status, "Sent; waiting for the outcome…");
-        if (answer && answer.command_id) this.pendingCommands.set(answer.command_id, status);
-        this.toast(`${spec.title || spec.verb}: sent to ${spec.adapter}`);
-      } catch (error) {
-        replace(status, `Not sent: ${error.message}`);
-      } finally {
-        button.disabled = false;
-      }
+    const id = this.id;
+    return commandForm(spec, {
+      send: (values) => post(path`/api/incidents/${id}/commands`, { adapter: spec.adapter, verb: spec.verb, arguments: values }),
+      pending: this.pendingCommands,
+      toast: this.toast,
+      cameraIds: (this.data.cameras || []).map((camera) => camera.id),
+      cameras: this.cameras,
     });
-    return h("details", { class: "command" },
-      h("summary", {}, h("b", {}, spec.title || spec.verb), " ", h("span", { class: "muted" }, spec.adapter)),
-      form);
-  }
-
-  async fillCameraList(list, first) {
-    const ids = new Set(first);
-    for (const id of first) list.appendChild(h("option", { value: id }));
-    try {
-      for (const camera of await this.cameras()) {
-        if (ids.has(camera.id)) continue;
-        ids.add(camera.id);
-        list.appendChild(h("option", { value: camera.id }, camera.name || ""));
-      }
-    } catch (error) {
-      // The incident's own cameras are still offered.
-    }
-  }
-
-  noteOutcome(event) {
-    const payload = event.payload || {};
-    const status = payload.command_id ? this.pendingCommands.get(payload.command_id) : null;
-    if (!status) return;
-    replace(status, `Outcome: ${String(payload.outcome || "").replace(/_/g, " ")}${payload.detail ? `: ${payload.detail}` : ""}`);
-    status.dataset.outcome = String(payload.outcome || "");
-    this.pendingCommands.delete(payload.command_id);
   }
 
   renderTimeline() {

@@ -1,10 +1,17 @@
 // The status panel: every adapter instance and partner link, with its state and when it was last heard.
 // Read from GET /api/adapters, then kept current from the stream: adapter.health.* events change an
 // adapter's state, and any event from a source counts as a message heard from it.
+//
+// Below them, for the roles that may act, the commands of every running adapter (GET /api/commands), to
+// send without an incident (POST /api/commands): a broadcast to the radio scheme, say. Each form shows the
+// adapter's outcome when its `<type>.command.<outcome>` event arrives on the stream.
 
-import { get } from "./api.js";
+import { get, post } from "./api.js";
+import { commandForm, PendingCommands } from "./commands.js";
 import { h, replace } from "./dom.js";
 import { ago, fullTime, toSeconds } from "./format.js";
+
+const ACTING_ROLES = ["operator", "supervisor", "admin"];
 
 const REFRESH_MS = 30000;
 
@@ -16,9 +23,17 @@ function stateClass(state) {
 }
 
 export class StatusView {
-  constructor({ container, toast }) {
+  constructor({ container, toast, session = () => null, cameras = null }) {
     this.container = container;
     this.toast = toast;
+    this.session = session; // () => {user: {name, role}}
+    this.cameras = cameras; // () => Promise<[asset]>
+    this.commands = []; // as GET /api/commands answers
+    this.commandForms = new Map(); // "adapter verb" -> form element, kept so typed text survives
+    this.commandsKey = null;
+    this.pending = new PendingCommands();
+    this.tables = null;
+    this.commandsBox = null;
     this.adapters = new Map();
     this.partners = new Map();
     this.bus = null;
@@ -29,18 +44,41 @@ export class StatusView {
     this.error = null;
   }
 
+  get canAct() {
+    const session = this.session();
+    return !!(session && session.user && ACTING_ROLES.includes(session.user.role));
+  }
+
   async load() {
     try {
-      const data = await get("/api/adapters");
+      const [data, offered] = await Promise.all([
+        get("/api/adapters"),
+        this.canAct ? get("/api/commands") : Promise.resolve({ commands: [] }),
+      ]);
       this.adapters = new Map((data.adapters || []).map((adapter) => [adapter.name, { ...adapter }]));
       this.partners = new Map((data.partners || []).map((partner) => [partner.name, { ...partner }]));
       this.bus = data.bus || null;
+      this.commands = offered.commands || [];
       this.loaded = true;
       this.error = null;
     } catch (error) {
       this.error = error.message;
     }
     this.render();
+  }
+
+  /** Forget the commands and their forms (signing out). */
+  reset() {
+    this.commands = [];
+    this.commandForms = new Map();
+    this.commandsKey = null;
+    this.pending.clear();
+    this.adapters = new Map();
+    this.partners = new Map();
+    this.loaded = false;
+    this.tables = null;
+    this.commandsBox = null;
+    replace(this.container);
   }
 
   show() {
@@ -63,6 +101,7 @@ export class StatusView {
   addEvents(events) {
     let changed = false;
     for (const event of events) {
+      this.pending.note(event);
       const topic = String(event.topic || "");
       const payload = event.payload || {};
       const at = event.received_at;
@@ -92,11 +131,24 @@ export class StatusView {
 
   render() {
     if (!this.visible) return;
+    if (!this.tables || !this.tables.isConnected) {
+      // Two parts: the tables are redrawn every few seconds; the command forms only when the list of
+      // commands changes, so a message being typed is never wiped.
+      this.tables = h("div", { class: "status-tables" });
+      this.commandsBox = h("section", { class: "status-commands", "aria-label": "Commands" });
+      this.commandsKey = null;
+      replace(this.container, this.tables, this.commandsBox);
+    }
+    this.renderTables();
+    this.renderCommands();
+  }
+
+  renderTables() {
     const now = Date.now() / 1000;
     const adapters = Array.from(this.adapters.values()).sort((a, b) => a.name.localeCompare(b.name));
     const partners = Array.from(this.partners.values()).sort((a, b) => a.name.localeCompare(b.name));
     const when = (value) => h("span", { title: fullTime(value) }, Number.isNaN(toSeconds(value)) ? "never" : ago(value, now));
-    replace(this.container,
+    replace(this.tables,
       h("div", { class: "status-head" },
         h("h2", {}, "Adapters and partner links"),
         h("button", { type: "button", class: "ghost", on: { click: () => this.load() } }, "Refresh"),
@@ -121,5 +173,43 @@ export class StatusView {
             h("td", {}, partner.display_name || ""),
             h("td", {}, when(partner.last_report_at))))
           : h("tr", {}, h("td", { colspan: 3, class: "muted" }, this.loaded ? "No partners post over HTTP." : "Loading…")))));
+  }
+
+  /** The commands of every running adapter; those of adapters that are down are named, not offered. */
+  renderCommands() {
+    if (!this.canAct || !this.commands.length) {
+      if (this.commandsKey !== "") replace(this.commandsBox);
+      this.commandsBox.hidden = true;
+      this.commandsKey = "";
+      return;
+    }
+    const running = (spec) => {
+      const adapter = this.adapters.get(spec.adapter);
+      return adapter ? adapter.state === "running" : spec.running !== false;
+    };
+    const offered = this.commands.filter(running);
+    const down = [...new Set(this.commands.filter((spec) => !running(spec)).map((spec) => spec.adapter))].sort();
+    const key = JSON.stringify([offered.map((spec) => `${spec.adapter} ${spec.verb}`), down]);
+    if (key === this.commandsKey) return;
+    this.commandsKey = key;
+    this.commandsBox.hidden = false;
+    const forms = offered.map((spec) => {
+      const formKey = `${spec.adapter} ${spec.verb}`;
+      if (!this.commandForms.has(formKey)) {
+        this.commandForms.set(formKey, commandForm(spec, {
+          send: (values) => post("/api/commands", { adapter: spec.adapter, verb: spec.verb, arguments: values }),
+          pending: this.pending,
+          toast: this.toast,
+          cameras: this.cameras,
+          idPrefix: "status-cmd",
+        }));
+      }
+      return this.commandForms.get(formKey);
+    });
+    replace(this.commandsBox,
+      h("h2", {}, "Commands"),
+      h("p", { class: "muted" }, "Sent without an incident; the outcome shows under the button when the adapter answers."),
+      forms.length ? forms : h("p", { class: "muted" }, "No running adapter offers a command now."),
+      down.length ? h("p", { class: "muted" }, `Not running now, so their commands are not offered: ${down.join(", ")}.`) : null);
   }
 }

@@ -43,6 +43,15 @@ RADIO = AdapterType(
                     arguments=(CommandArgument("message", "Message", max_length=160),),
                     applies_to=("radio.#",)),
         CommandSpec("reset", "Reset the gateway", roles=("supervisor", "admin")),
+        CommandSpec("reply", "Reply to the unit",
+                    arguments=(CommandArgument("unit", "Unit", prefill="subject.id"),
+                               CommandArgument("camera", "Camera", kind="camera", required=False,
+                                               prefill="location.camera"),
+                               CommandArgument("member", "Member", required=False, prefill="payload.member.unit"),
+                               CommandArgument("urgent", "Urgent", kind="choice", choices=("true", "false"),
+                                               required=False, prefill="payload.urgent"),
+                               CommandArgument("message", "Message", max_length=32)),
+                    applies_to=("radio.report.#",)),
     ),
 )
 

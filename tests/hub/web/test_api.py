@@ -7,7 +7,7 @@ import pytest_twisted
 from twisted.web.resource import Resource
 
 from hub.api import WebRoute
-from hub.events import Location, Subject
+from hub.events import GenericPayload, Location, Subject
 from tests.hub.web.conftest import METRICS_TOKEN
 from tests.hub.web.fakes import FakeIncident
 
@@ -46,6 +46,69 @@ async def test_incident_detail_has_events_actions_offered_by_the_events_adapter_
     assert [c["id"] for c in detail["cameras"]] == ["42"] and detail["cameras"][0]["name"] == "Market Place"
     missing = await olive.request("GET", "/api/incidents/nope")
     assert (missing.status, missing.error_code) == (404, "not_found")
+
+
+async def radio_report(web, unit, payload, camera=None):
+    event = web.bus.events.for_source("radio.town_centre")(
+        "radio.report.received", GenericPayload("radio.report", payload), severity=30,
+        subject=Subject(kind="radio_unit", id=unit), summary=f"Report from unit {unit}",
+        location=Location(name="High Street", camera=camera) if camera else None)
+    seq = await web.bus.publish(event)
+    return event.with_seq(seq)
+
+
+def arguments_of(action):
+    return {argument["name"]: (argument["prefill"], argument["value"]) for argument in action["arguments"]}
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_actions_fields_are_prefilled_from_the_newest_event_it_applies_to(web):
+    """Each argument's value is read at its prefill path from the newest matching event; a missing path is null."""
+    older = await radio_report(web, "2041", {"member": {"unit": "2041"}, "urgent": False}, camera="7")
+    newer = await radio_report(web, "2042", {"urgent": True}, camera="42")
+    emergency = await radio_event(web)  # newest of all, but reply does not apply to it
+    web.desk.add(FakeIncident("inc-1", "Reports"), [older, newer, emergency])
+    olive = await web.logged_in("olive")
+
+    actions = (await olive.request("GET", "/api/incidents/inc-1")).json["actions"]
+
+    assert [action["verb"] for action in actions] == ["broadcast", "reply"]
+    broadcast, reply = actions
+    assert arguments_of(reply) == {
+        "unit": ("subject.id", "2042"),
+        "camera": ("location.camera", "42"),
+        "member": ("payload.member.unit", None),  # the newest report has no member
+        "urgent": ("payload.urgent", "true"),
+        "message": (None, None),
+    }
+    assert arguments_of(broadcast) == {"message": (None, None)}
+
+
+@pytest_twisted.ensureDeferred
+async def test_prefill_reads_nested_payload_fields_and_leaves_tables_and_nulls_empty(web):
+    """A dotted path reaches into nested payload objects; an object, a list or a null gives no value."""
+    report = await radio_report(web, "2041", {"member": {"unit": "2041", "tags": ["a"]}, "urgent": None})
+    web.desk.add(FakeIncident("inc-1", "Report"), [report])
+    olive = await web.logged_in("olive")
+    actions = (await olive.request("GET", "/api/incidents/inc-1")).json["actions"]
+    [reply] = [action for action in actions if action["verb"] == "reply"]
+    assert arguments_of(reply) == {
+        "unit": ("subject.id", "2041"),
+        "camera": ("location.camera", None),  # the event has no location at all
+        "member": ("payload.member.unit", "2041"),
+        "urgent": ("payload.urgent", None),
+        "message": (None, None),
+    }
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_command_list_gives_each_arguments_prefill_path_and_no_value(web):
+    """GET /api/commands has no incident to read from: prefill paths are listed and every value is null."""
+    olive = await web.logged_in("olive")
+    offered = (await olive.request("GET", "/api/commands")).json["commands"]
+    [reply] = [command for command in offered if command["verb"] == "reply" and command["running"]]
+    assert arguments_of(reply)["unit"] == ("subject.id", None)
+    assert all(argument["value"] is None for command in offered for argument in command["arguments"])
 
 
 @pytest_twisted.ensureDeferred
@@ -109,7 +172,8 @@ async def test_unknown_adapters_verbs_and_bad_arguments_are_422_and_other_roles_
     assert web.bus.bus.head == head
     offered = (await olive.request("GET", "/api/commands")).json["commands"]
     assert {(c["adapter"], c["verb"], c["running"]) for c in offered} == {
-        ("radio.town_centre", "broadcast", True), ("radio.night", "broadcast", False)}
+        ("radio.town_centre", "broadcast", True), ("radio.night", "broadcast", False),
+        ("radio.town_centre", "reply", True), ("radio.night", "reply", False)}
 
 
 @pytest_twisted.ensureDeferred
