@@ -248,11 +248,14 @@ class Link:
         pending.attempts += 1
         pending.accepted = False
         self._log.debug("radio_request_sent", request=pending.request.label, attempt=pending.attempts)
-        self._write(pending.data)
         if not self._settings.handshake:
+            self._write(pending.data)
             self._complete(pending, None)
             return
+        # Armed before writing: a transport that answers at once (a test's, a loopback) completes the
+        # request inside write(), and that must cancel this time-out rather than find none yet.
         self._arm(self._settings.command_timeout_s, self._timed_out, pending)
+        self._write(pending.data)
 
     def _timed_out(self, pending: _Pending) -> None:
         self._timer = None

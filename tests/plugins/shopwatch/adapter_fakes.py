@@ -175,19 +175,21 @@ class Harness:
 
 
 def wire_to(harness: Harness, radio: Any) -> None:
-    """Put the simulator's ``radio`` on the far end: whatever the adapter writes is fed to it at once, and what
-    it answers goes straight back, until both are quiet."""
+    """Put the simulator's ``radio`` on the far end. Like a serial line, it answers on a later turn of the
+    clock, never inside the adapter's write; ``settle()`` (or any read of the bus) lets the two talk it out."""
     transport = harness.transport
     write = transport.write
 
+    def answer(data: bytes) -> None:
+        reply = radio.feed(data)
+        if reply:
+            harness.protocol.dataReceived(reply)
+
     def carried(data: bytes) -> None:
         write(data)
-        answer = radio.feed(data)
-        if answer:
-            harness.protocol.dataReceived(answer)
+        harness.clock.callLater(0, answer, data)
 
     transport.write = carried  # type: ignore[method-assign]
     # What the adapter wrote before the radio was wired in (its start-up) reaches the radio now.
-    answer = radio.feed(transport.value())
-    if answer:
-        harness.protocol.dataReceived(answer)
+    harness.clock.callLater(0, answer, transport.value())
+    harness.settle()

@@ -281,3 +281,13 @@ def test_command_retries_bounds_the_attempts(retries):
     for _ in range(retries + 2):
         harness.clock.advance(2.0)
     assert len(harness.sent()) == retries + 1
+
+
+def test_a_transport_that_answers_inside_write_leaves_no_time_out_behind():
+    """If the "." arrives during write() itself, the request completes and its time-out is cancelled."""
+    harness = Harness()
+    harness.link._write = lambda data: (harness.written.append(data), harness.link.received(PROMPT))
+    first = harness.link.submit(cancel())
+    second = harness.link.submit(cancel("second"))
+    assert success_result_of(first) is None and success_result_of(second) is None
+    assert_no_pending_timers(harness.clock)
