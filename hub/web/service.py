@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 import structlog
 from twisted.application.service import Service
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python.failure import Failure
 
 from hub.events import EventFactory
@@ -214,5 +214,6 @@ class WebService(Service):
         self.api.intake.close()
         if self.listening is not None:
             listening, self.listening = self.listening, None
-            await listening.stopListening()
+            # A real port answers with a Deferred; a test reactor's fake port with None.
+            await maybeDeferred(listening.stopListening)
         self.log.info("web_stopped")
