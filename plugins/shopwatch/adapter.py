@@ -136,7 +136,8 @@ class ShopwatchAdapter(Service):
             self._session = FleetSyncSession(config=config, deliveries=self._deliveries, alerts=self._alerts,
                                              log=self._log)
         self._commands = CommandHandler(
-            adapter_type=context.adapter_type, dialect=self._dialect, group=config.group(), events=context.events,
+            adapter_type=context.adapter_type, dialect=self._dialect, group=config.group(),
+            group_grace_s=config.command_timeout_s, events=context.events,
             publish=self._outbox.publish, session=self._session, link=self._link, deliveries=self._deliveries,
             alerts=self._alerts, log=self._log,
         )

@@ -76,6 +76,9 @@ def _function_label(function: Any) -> str:
 class CcdiSession:
     """Everything CCDI-specific the adapter does, over a ``Link`` it shares with the commands."""
 
+    #: PROGRESS 1D acknowledges SDMs to one unit; a group SDM gets no report.
+    reports_group_sends = False
+
     def __init__(
         self,
         *,

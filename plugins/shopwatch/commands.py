@@ -1,7 +1,8 @@
 """What operators and rules can ask a base radio to do, and how each request ends in exactly one outcome.
 
-``broadcast`` texts every unit and ends ``sent`` once the radio accepted it (nobody confirms a group
-message). ``message`` and ``acknowledge`` text one unit and end ``delivered`` or ``failed`` on the radio's
+``broadcast`` texts every unit and ends ``sent`` once the radio accepted it (CCDI; nobody confirms a
+group message) or reported it went out (FleetSync; ``sent`` too after ``command_timeout_s`` without a
+report). ``message`` and ``acknowledge`` text one unit and end ``delivered`` or ``failed`` on the radio's
 delivery report, ``timed_out`` without one. ``end_emergency`` clears the emergency at the base radio
 (CCDI) and publishes ``shopwatch.emergency.ended``. Anything that goes wrong ends ``failed`` (or
 ``timed_out`` when the radio never answered) with the reason; a request the specs do not allow ends
@@ -76,6 +77,10 @@ class Session(Protocol):
 
     def end_emergency_request(self, unit: str) -> Request | None: ...
 
+    #: Whether the radio reports on a broadcast as it does on a message (FleetSync), so broadcasts must
+    #: take their turn with messages for every report to be matched to its message.
+    reports_group_sends: bool
+
 
 def acknowledgement(camera: str | None, text: str | None) -> str:
     """The text ``acknowledge`` sends: the operator's own, or "CCTV has it[, camera N on it]"."""
@@ -93,6 +98,7 @@ class CommandHandler:
         adapter_type: str,
         dialect: Dialect,
         group: str,
+        group_grace_s: float,
         events: EventFactory,
         publish: Callable[[Event], None],
         session: Session,
@@ -104,6 +110,7 @@ class CommandHandler:
         self._adapter_type = adapter_type
         self._dialect = dialect
         self._group = group
+        self._group_grace_s = group_grace_s
         self._events = events
         self._publish = publish
         self._session = session
@@ -140,8 +147,12 @@ class CommandHandler:
 
     def _start(self, command: Event, verb: str, arguments: Mapping[str, Any]) -> "Deferred[Settled]":
         if verb == "broadcast":
-            return self._link.submit(self._session.group_request(self._checked(arguments["text"]))).addCallback(
-                lambda _: Settled(CommandOutcomeKind.SENT, f"the radio sent it to every unit ({self._group})")
+            request = self._session.group_request(self._checked(arguments["text"]))
+            everyone = f"every unit ({self._group})"
+            if self._session.reports_group_sends:
+                return self._deliveries.send(request, everyone, group_grace_s=self._group_grace_s)
+            return self._link.submit(request).addCallback(
+                lambda _: Settled(CommandOutcomeKind.SENT, f"the radio sent it to {everyone}")
             )
         if verb == "message":
             return self._to_unit(arguments["unit"], arguments["text"])

@@ -3,7 +3,11 @@
 The radio's delivery report (CCDI PROGRESS 1D, FleetSync ``0``/``1``) does not say which message it is
 about. So messages to units are confirmed one at a time: the next one is handed to the link only once the
 last was confirmed, refused or timed out, and every report belongs to the one message awaiting it.
-Broadcasts and other commands do not wait behind them.
+
+A FleetSync radio reports on whatever message it sent last, a broadcast too, so there broadcasts take
+their turn as well (``send(..., group_grace_s=...)``): a report within the grace period settles the
+broadcast, and none means the radio gives none for group messages. A CCDI radio acknowledges only SDMs to
+one unit, so its broadcasts go straight to the link and never wait here.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class _Message:
     request: Request
     unit: str
     done: Deferred[Settled]
+    group_grace_s: float | None = None  # a broadcast: how long a report may take, if one comes at all
     awaiting: bool = False  # accepted by the radio; waiting for its report
     timer: IDelayedCall | None = None
 
@@ -55,12 +60,13 @@ class Deliveries:
         self._waiting: deque[_Message] = deque()
         self._closed: str | None = None
 
-    def send(self, request: Request, unit: str) -> "Deferred[Settled]":
+    def send(self, request: Request, unit: str, *, group_grace_s: float | None = None) -> "Deferred[Settled]":
+        """Send ``request`` to ``unit`` (for a broadcast: the group, with ``group_grace_s``) in its turn."""
         if self._closed is not None:
             return fail(LinkClosed(self._closed))
         if self._current is not None and len(self._waiting) >= self._max_waiting:
             return fail(QueueFull(f"queue full: {len(self._waiting)} messages are waiting for delivery reports"))
-        message = _Message(request, unit, Deferred())
+        message = _Message(request, unit, Deferred(), group_grace_s=group_grace_s)
         self._waiting.append(message)
         self._next()
         return message.done
@@ -71,7 +77,10 @@ class Deliveries:
         if message is None or not message.awaiting:
             self._log.info("delivery_report_unmatched", delivered=delivered)
             return False
-        if delivered:
+        if message.group_grace_s is not None:
+            self._settle(message, Settled(CommandOutcomeKind.SENT, f"the radio reports it went out to {message.unit}")
+                         if delivered else Settled(CommandOutcomeKind.FAILED, "the radio reports it could not send it"))
+        elif delivered:
             self._settle(message, Settled(CommandOutcomeKind.DELIVERED, f"unit {message.unit} received it"))
         else:
             self._settle(message, Settled(CommandOutcomeKind.FAILED,
@@ -105,7 +114,8 @@ class Deliveries:
         if self._current is not message:
             return
         message.awaiting = True
-        message.timer = self._clock.callLater(self._timeout_s, self._timed_out, message)
+        wait = message.group_grace_s if message.group_grace_s is not None else self._timeout_s
+        message.timer = self._clock.callLater(wait, self._timed_out, message)
 
     def _not_sent(self, failure: Failure, message: _Message) -> None:
         if self._current is message:
@@ -115,6 +125,10 @@ class Deliveries:
 
     def _timed_out(self, message: _Message) -> None:
         message.timer = None
+        if message.group_grace_s is not None:
+            self._settle(message, Settled(CommandOutcomeKind.SENT,
+                                          f"the radio sent it to {message.unit}; it gives no report for group messages"))
+            return
         self._settle(message, Settled(CommandOutcomeKind.TIMED_OUT,
                                       f"the radio sent it but gave no delivery report within {self._timeout_s:g} s"))
 

@@ -27,6 +27,9 @@ from plugins.shopwatch.link import Request
 class FleetSyncSession:
     """Everything FleetSync-specific the adapter does."""
 
+    #: The radio's 0/1 report is about the last message it sent, a broadcast too.
+    reports_group_sends = True
+
     def __init__(self, *, config: ShopwatchConfig, deliveries: Deliveries, alerts: Alerts, log: Any) -> None:
         self._config = config
         self._deliveries = deliveries

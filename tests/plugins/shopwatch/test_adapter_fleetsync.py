@@ -68,11 +68,36 @@ def test_a_text_is_a_report_from_its_unit(radio):
     assert payload == RadioReportReceived(member=CROWN, text="Drunk male refusing to leave")
 
 
-def test_a_broadcast_goes_to_all_units_and_is_sent_once_written(radio):
-    """broadcast writes F 000 0000 text; FleetSync has no acceptance, so it is sent at once."""
+def test_a_broadcast_goes_to_all_units_and_is_sent_when_the_radio_reports_it_went_out(radio):
+    """broadcast writes F 000 0000 text; the radio's 0 makes it sent, its 1 failed."""
     radio.command("broadcast", text="Last orders, be alert")
     assert radio.sent() == [SendText("000", "0000", "Last orders, be alert")]
-    assert radio.outcomes() == [("sent", "the radio sent it to every unit (000-0000)")]
+    radio.say(DeliveryReport(True))
+    radio.command("broadcast", text="Doors shut")
+    radio.say(DeliveryReport(False))
+    assert radio.outcomes() == [("sent", "the radio reports it went out to every unit (000-0000)"),
+                                ("failed", "the radio reports it could not send it")]
+
+
+def test_a_broadcast_without_a_report_is_sent_after_command_timeout_s(radio):
+    """A radio that gives no report for group messages: sent after the grace of command_timeout_s."""
+    radio.command("broadcast", text="Last orders, be alert")
+    radio.clock.advance(1.9)
+    assert radio.outcomes() == []
+    radio.clock.advance(0.1)
+    assert radio.outcomes() == [
+        ("sent", "the radio sent it to every unit (000-0000); it gives no report for group messages")]
+
+
+def test_a_broadcast_takes_its_turn_so_each_report_is_matched_to_its_message(radio):
+    """A broadcast after a message waits for the message's report, so that report is not the broadcast's."""
+    radio.command("message", unit="100-1001", text="Police on way")
+    radio.command("broadcast", text="All units")
+    assert radio.sent() == [SendText("100", "1001", "Police on way")]
+    radio.say(DeliveryReport(False))
+    assert radio.sent()[-1] == SendText("000", "0000", "All units")
+    radio.say(DeliveryReport(True))
+    assert [outcome for outcome, _detail in radio.outcomes()] == ["failed", "sent"]
 
 
 def test_a_message_is_confirmed_or_failed_by_the_delivery_report(radio):
