@@ -125,7 +125,8 @@ class CommandHandler:
         log = self._log.bind(command_id=command.id, verb=request.verb, requested_by=request.requested_by)
         spec = _SPECS.get(request.verb)
         if spec is None:
-            self._outcome(command, log, CommandOutcomeKind.REFUSED, f"{self._adapter_type} has no command {request.verb!r}")
+            refusal = f"{self._adapter_type} has no command {request.verb!r}"
+            self._outcome(command, log, CommandOutcomeKind.REFUSED, refusal)
             return
         try:
             arguments = check_arguments(spec, request.arguments)

@@ -98,7 +98,8 @@ class Deliveries:
             message.done.errback(LinkClosed(reason))
         current = self._current
         if current is not None and current.awaiting:
-            self._settle(current, Settled(CommandOutcomeKind.SENT, f"sent; {reason} before the radio reported delivery"))
+            detail = f"sent; {reason} before the radio reported delivery"
+            self._settle(current, Settled(CommandOutcomeKind.SENT, detail))
         # A message still with the link is failed by the link's own close.
 
     def _next(self) -> None:
@@ -126,8 +127,8 @@ class Deliveries:
     def _timed_out(self, message: _Message) -> None:
         message.timer = None
         if message.group_grace_s is not None:
-            self._settle(message, Settled(CommandOutcomeKind.SENT,
-                                          f"the radio sent it to {message.unit}; it gives no report for group messages"))
+            detail = f"the radio sent it to {message.unit}; it gives no report for group messages"
+            self._settle(message, Settled(CommandOutcomeKind.SENT, detail))
             return
         self._settle(message, Settled(CommandOutcomeKind.TIMED_OUT,
                                       f"the radio sent it but gave no delivery report within {self._timeout_s:g} s"))

@@ -331,7 +331,8 @@ def test_the_end_of_emergency_mode_ends_every_emergency_on(ready):
         RadioEmergencyEnded(member=STRANGER, ended_by="radio", detail="the base radio left emergency mode"),
     ]
     assert {event.severity for event in events} == {Severity.INFO}
-    assert events[0].summary == "Emergency over: Boots, 12 High St (unit 1001, Shopwatch); the base radio left emergency mode"
+    assert events[0].summary == (
+        "Emergency over: Boots, 12 High St (unit 1001, Shopwatch); the base radio left emergency mode")
     ready.say(emergency_call("1001"))  # a new emergency after the end is raised again
     assert len(ready.events("shopwatch.emergency.raised")) == 3
 

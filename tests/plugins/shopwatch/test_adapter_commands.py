@@ -137,7 +137,8 @@ def test_an_acknowledgement_too_long_for_the_radio_fails_with_the_reason(radio):
     assert radio.new() == []
     [(outcome, detail)] = radio.outcomes()
     assert outcome == "failed"
-    assert detail == "the text 'CCTV has it, camera NORTH-CAR-PARK-7 on it' has 42 characters; this radio sends at most 32"
+    assert detail == (
+        "the text 'CCTV has it, camera NORTH-CAR-PARK-7 on it' has 42 characters; this radio sends at most 32")
 
 
 def test_end_emergency_clears_it_at_the_radio_then_closes_it_on_the_hub(radio):

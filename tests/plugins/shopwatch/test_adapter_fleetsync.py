@@ -42,7 +42,8 @@ def test_an_emergency_status_is_a_critical_emergency(radio):
     [event] = radio.events("shopwatch.emergency.raised")
     assert event.payload == RadioEmergencyRaised(member=CROWN, trigger="emergency_status", status=99)
     assert event.severity is Severity.CRITICAL
-    assert event.summary == "EMERGENCY: The Crown, 1 Church St (unit 100-1001, Pubwatch): status 99 (emergency or man-down)"
+    assert event.summary == (
+        "EMERGENCY: The Crown, 1 Church St (unit 100-1001, Pubwatch): status 99 (emergency or man-down)")
 
 
 def test_another_status_is_a_report_with_its_meaning(radio):
