@@ -5,9 +5,9 @@ The entry point ``shopwatch = plugins.shopwatch.plugin:plugin`` names the ``plug
 
 from __future__ import annotations
 
-from hub.api import AdapterType, CliCommand, SimulatorType
+from hub.api import AdapterType, Benchmark, CliCommand, SimulatorType
 from hub.hookspecs import hookimpl
-from plugins.shopwatch import simulator
+from plugins.shopwatch import bench, simulator
 from plugins.shopwatch.adapter import ShopwatchAdapter
 from plugins.shopwatch.commands import COMMANDS
 from plugins.shopwatch.config import ShopwatchConfig
@@ -48,6 +48,17 @@ class ShopwatchPlugin:
                 help="run a simulated base radio and handsets on a pseudo-terminal, to try the adapter with",
                 add_arguments=simulator.add_arguments,
                 run=simulator.run,
+            )
+        ]
+
+    @hookimpl
+    def hub_register_benchmarks(self) -> list[Benchmark]:
+        return [
+            Benchmark(
+                name="shopwatch",
+                help="radio decoding against a 115200-baud line, and emergency latency from a pty to the bus",
+                add_arguments=bench.add_arguments,
+                run=bench.run_benchmark,
             )
         ]
 
