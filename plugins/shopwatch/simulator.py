@@ -603,7 +603,7 @@ class ShopwatchSimulatorConfig:
     link: Path
     dialect: Literal["ccdi", "fleetsync"] = field(default="ccdi", validator=one_of("ccdi", "fleetsync"))
     scenario: bool = True
-    period_s: float = field(default=30.0, validator=between(1, 3600))
+    period_s: float = field(default=30.0, validator=between(0.1, 3600))
     units: dict[str, SimulatedUnit] = field(factory=dict, validator=_unit_ids)
     status_codes: tuple[str, ...] = field(default=(), validator=_status_codes)
     texts: tuple[str, ...] = field(default=DEFAULT_TEXTS, validator=_texts)

@@ -13,6 +13,7 @@ import structlog
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 
+from hub.api import SimulatorContext
 from hub.bus import Bus
 from hub.commands import command_topic
 from hub.config import SupervisionConfig
@@ -35,7 +36,14 @@ from plugins.shopwatch.codec.ccdi import ALL_UNITS, STARTUP_FUNCTIONS, SendSdm
 from plugins.shopwatch.config import MemberConfig, ShopwatchConfig, StatusCodeConfig
 from plugins.shopwatch.events import EVENT_TYPES
 from plugins.shopwatch.plugin import plugin
-from plugins.shopwatch.simulator import BaseRadio, Handset, PtyRadio, SentMessage
+from plugins.shopwatch.simulator import (
+    SHOPWATCH_SIMULATOR,
+    BaseRadio,
+    Handset,
+    PtyRadio,
+    SentMessage,
+    ShopwatchSimulatorConfig,
+)
 
 #: The adapter type exactly as the plugin registers it with the hub.
 [SHOPWATCH] = plugin.hub_register_adapter_types()
@@ -109,6 +117,7 @@ class Rig:
     watch: Watch = None  # type: ignore[assignment]
     directory: Directory = attrs.Factory(Directory)
     radios: list[PtyRadio] = attrs.Factory(list)
+    simulators: list[Any] = attrs.Factory(list)
     adapters: list[SupervisedAdapter] = attrs.Factory(list)
 
     def open(self) -> "Rig":
@@ -162,6 +171,8 @@ class Rig:
             await supervised.stopService()
         for radio in self.radios:
             radio.close()
+        for simulator in self.simulators:
+            simulator.stopService()
         await self.bus.close()
 
 
@@ -322,3 +333,22 @@ async def test_two_schemes_on_two_ports_at_once_keep_to_their_own_members(rig):
     failed = await rig.watch.next("shopwatch.command.failed", source="shopwatch.pubwatch", after=mark)
     assert failed.causation_id == command.id
     assert [m.address for m in pub.radio.sent] == ["100-1002"] and shop.radio.sent == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_demo_simulator_plays_handsets_the_adapter_reports(rig):
+    """The simulator type as hub demo builds it: its scenario's status, text, emergency and its end reach the bus."""
+    config = ShopwatchSimulatorConfig(link=rig.tmp_path / "run" / "ttyDemo", period_s=0.1, scenario=False)
+    simulator = SHOPWATCH_SIMULATOR.factory(SimulatorContext(
+        name="demo_radio", reactor=reactor, log=structlog.get_logger(), config=config, base_dir=rig.tmp_path))
+    simulator.startService()
+    rig.simulators.append(simulator)
+    rig.adapter("town_centre", ShopwatchConfig(port=str(config.link), members=SHOPWATCH_MEMBERS, keepalive_s=0))
+    # The demo starts playing at once; here it waits for the radio to be set up, so no step is lost.
+    await within(simulator.radio.when(initialised()))
+    mark = rig.watch.mark()
+    simulator.scenario.start()
+    await rig.watch.next("shopwatch.emergency.ended", after=mark)
+    played = [topic for topic in rig.watch.topics(source="shopwatch.town_centre", after=mark)
+              if topic.startswith(("shopwatch.report", "shopwatch.emergency"))]
+    assert played[:5] == ["shopwatch.report.received"] * 3 + ["shopwatch.emergency.raised", "shopwatch.emergency.ended"]

@@ -426,11 +426,11 @@ def test_the_config_fills_in_each_dialects_units_and_codes(tmp_path):
         {"status_codes": ("0a",)},
         {"dialect": "fleetsync", "status_codes": ("0A",)},
         {"texts": ("x" * 33,)},
-        {"period_s": 0.5},
+        {"period_s": 0.05},
     ],
 )
 def test_the_config_refuses_what_the_dialect_cannot_carry(tmp_path, settings):
-    """Unit ids, status codes and texts are checked against the dialect; the period is at least a second."""
+    """Unit ids, status codes and texts are checked against the dialect; the period is at least 0.1 s."""
     with pytest.raises(Expected):
         ShopwatchSimulatorConfig(link=tmp_path / "tty", **settings)
 
