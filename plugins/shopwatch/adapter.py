@@ -151,7 +151,7 @@ class ShopwatchAdapter(Service):
         # A device that cannot be opened raises here: the start fails and the supervisor retries it with
         # back-off, which is this adapter's reconnect loop.
         self._transport = self._open_port(RadioLine(self), self.config, self.context.reactor)
-        self._log.info("serial_port_opened", port=self.config.port, dialect=self._dialect.name, baud=line.baud,
+        self._log.info("serial_port_opened", port=str(self.config.port), dialect=self._dialect.name, baud=line.baud,
                        bytesize=line.bytesize, parity=line.parity, stop_bits=line.stop_bits,
                        flow_control=self.config.flow_control)
         self._subscription = subscribe_commands(self.context, self._commands)
@@ -170,7 +170,7 @@ class ShopwatchAdapter(Service):
         transport, self._transport = self._transport, None
         if transport is not None:
             transport.loseConnection()
-        self._log.info("serial_port_closed", port=self.config.port)
+        self._log.info("serial_port_closed", port=str(self.config.port))
         return self._outbox.drain()
 
     # --- the serial line --------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ class ShopwatchAdapter(Service):
             return
         why = reason.getErrorMessage() if reason is not None else "connection lost"
         self._lost = f"serial device {self.config.port} lost: {why}"
-        self._log.error("serial_device_lost", port=self.config.port, error=why)
+        self._log.error("serial_device_lost", port=str(self.config.port), error=why)
         self.context.fail(DeviceLost(self._lost))
 
     def _write(self, data: bytes) -> None:

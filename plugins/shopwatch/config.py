@@ -7,6 +7,7 @@ The serial line, the dialect the radio speaks, how patiently the hub talks to it
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Literal
 
 from attrs import field, frozen
@@ -36,8 +37,8 @@ def _text(limit: int) -> Any:
     return check
 
 
-def _device(_instance: object, _attribute: object, value: str) -> None:
-    if not _DEVICE.match(value):
+def _device(_instance: object, _attribute: object, value: Path) -> None:
+    if not _DEVICE.match(str(value)):
         raise Expected('a serial device path without spaces, e.g. "/dev/ttyUSB0" or "COM3"')
 
 
@@ -122,7 +123,8 @@ class ShopwatchConfig:
     the code as the radio sends it.
     """
 
-    port: str = field(validator=_device)
+    # A Path, so a relative one (the demo's pseudo-terminal link) is read against the config file's folder.
+    port: Path = field(validator=_device)
     dialect: Literal["ccdi", "fleetsync"] = field(default="ccdi", validator=one_of("ccdi", "fleetsync"))
     baud: int = field(default=9600, validator=one_of(*BAUD_RATES))
     bytesize: int = field(default=8, validator=one_of(7, 8))

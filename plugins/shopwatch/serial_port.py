@@ -41,6 +41,6 @@ def open_serial_port(protocol: IProtocol, config: ShopwatchConfig, reactor: Any)
     from twisted.internet.serialport import SerialPort
 
     try:
-        return SerialPort(protocol, config.port, reactor, **serial_options(config))
+        return SerialPort(protocol, str(config.port), reactor, **serial_options(config))
     except (serial.SerialException, OSError, ValueError) as error:
         raise SerialDeviceUnavailable(f"cannot open serial device {config.port}: {error}") from error

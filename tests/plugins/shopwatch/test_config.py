@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hub.api import AdapterType
@@ -26,7 +28,7 @@ def problems(table: dict) -> list[str]:
 def test_only_the_port_is_required_and_the_rest_defaults_to_a_ccdi_radio_at_9600_8n1():
     """A table with a port alone is a CCDI radio on 9600 8N1, no flow control, Shopwatch, group ********."""
     config = read({"port": "/dev/ttyUSB0"})
-    assert config == ShopwatchConfig(port="/dev/ttyUSB0")
+    assert config == ShopwatchConfig(port=Path("/dev/ttyUSB0"))
     assert (config.dialect, config.flow_control, config.scheme) == ("ccdi", "none", "Shopwatch")
     assert config.line() == LineSettings(baud=9600, bytesize=8, parity="none", stop_bits=1)
     assert config.group() == "********"
@@ -112,3 +114,10 @@ def test_every_problem_in_the_table_is_reported_at_once():
     """Three bad keys give three problems, not the first one alone."""
     found = problems({"port": "/dev/ttyUSB0", "baud": 1, "parity": "mark", "max_queue": 0})
     assert len(found) == 3
+
+
+def test_a_relative_port_is_read_against_the_config_files_folder():
+    """port = "radio-link" in /etc/hub/hub.toml is /etc/hub/radio-link, as the demo's pty link needs."""
+    raw = {"adapters": {"town": {"type": "shopwatch", "port": "../data/radio-link"}}}
+    config = validate(raw, "/etc/hub/hub.toml", ADAPTER_TYPES, {}).adapters[0].settings
+    assert config.port == Path("/etc/hub/../data/radio-link")
