@@ -389,7 +389,7 @@ def test_the_service_makes_the_link_while_running_and_plays_the_scenario(simulat
     service.startService()
     link = service.config.link
     assert link.is_symlink() and service.radio.link.present
-    assert [reader.fileno() for reader in reactor.readers] == [service.radio.link._master.fileno()]
+    assert len(reactor.readers) == 1  # the pty's master, read through the reactor
     assert service.scenario.running
     service.stopService()
     assert not link.is_symlink() and not reactor.readers
