@@ -44,6 +44,10 @@ export class DetailView {
     this.loadToken = 0;
     this.refreshTimer = null;
     this.pendingCommands = new PendingCommands();
+    // Command forms by adapter, verb and fields, kept while the incident stays open: the incident is
+    // redrawn whenever an event joins it (a busy radio does so every few seconds), and an operator's
+    // half-typed reply, or the outcome of the one just sent, must not vanish with the redraw.
+    this.commandForms = new Map();
     this.actionsKey = "";
   }
 
@@ -64,6 +68,7 @@ export class DetailView {
       this.events = new Map();
       this.actionsKey = "";
       this.pendingCommands = new PendingCommands();
+      this.commandForms = new Map();
       replace(this.container, h("p", { class: "empty" }, "Loading…"));
     }
     await this.load();
@@ -281,7 +286,13 @@ export class DetailView {
       return;
     }
     this.commands.hidden = false;
-    replace(this.commands, h("h3", {}, "Commands"), actions.map((spec) => this.commandForm(spec)));
+    const forms = new Map();
+    for (const spec of actions) {
+      const key = [spec.adapter, spec.verb, ...(spec.arguments || []).map((argument) => argument.name)].join("|");
+      forms.set(key, this.commandForms.get(key) || this.commandForm(spec));
+    }
+    this.commandForms = forms;
+    replace(this.commands, h("h3", {}, "Commands"), Array.from(forms.values()));
   }
 
   commandForm(spec) {
