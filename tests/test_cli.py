@@ -451,14 +451,20 @@ def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
     assert replaced == 1
     text, replaced = re.subn(r'^listen = .*$', 'listen = "127.0.0.1:0"', text, flags=re.MULTILINE)
     assert replaced == 1
+    # The simulated radios' pseudo-terminal links live beside the demo's data.
+    text, replaced = re.subn(r'"\.\./data/demo/', '"demo-data/', text)
+    assert replaced == 4
     config = tmp_path / "demo.toml"
     config.write_text(text)
 
     with HubProcess(["demo", "--config", config], cwd=tmp_path) as demo:
-        started = demo.wait_for_line(r"#1\s+info\s+hub\.process\.started\s")
+        # The simulators and adapters report first, so the hub's start is not event #1.
+        started = demo.wait_for_line(r"#\d+\s+info\s+hub\.process\.started\s")
         banner = demo.wait_for_line(r"^Partner hub .*: demo running on ")
         console = demo.wait_for_line(r"^  console: +http://127\.0\.0\.1:\d+/$")
         login = demo.wait_for_line(r"^  log in as: +operator / \S{12,}$")
+        demo.wait_for_line(r"^  adapters: +shopwatch\.shopwatch, shopwatch\.pubwatch$")
+        demo.wait_for_line(r"#\d+\s+info\s+shopwatch\.radio\.identified\s+Shopwatch base radio: TM8255")
 
         code = demo.terminate()
 
@@ -466,4 +472,7 @@ def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
         assert banner < console < login < started
         assert any(str(tmp_path / "demo-data" / "journal.sqlite3") in line for line in demo.lines)
         assert_no_traceback(demo.stderr)
-    assert journal_topics(tmp_path / "demo-data")[-1] == "hub.process.stopping"
+    # A clean stop: the hub says it is stopping, then each radio adapter says it has stopped.
+    topics = journal_topics(tmp_path / "demo-data")
+    stopping = topics.index("hub.process.stopping")
+    assert topics[stopping + 1 :] == ["adapter.health.stopped"] * 2
