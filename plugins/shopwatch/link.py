@@ -22,7 +22,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IDelayedCall
 
 from plugins.shopwatch.codec import CodecError
-from plugins.shopwatch.codec.ccdi import Prompt, TransactionError
+from plugins.shopwatch.codec.ccdi import Prompt, TransactionError, UnreadableFrame
 
 _CHECKSUM_ERROR = 0x02
 
@@ -184,7 +184,9 @@ class Link:
         if isinstance(message, Prompt):
             self._prompt()
             return True
-        self._expect_trailer = True  # every frame the radio sends is followed by "."
+        self._expect_trailer = True  # every frame the radio sends is followed by ".", an unreadable one too
+        if isinstance(message, UnreadableFrame):
+            return True
         pending = self._in_flight
         if isinstance(message, TransactionError):
             if message.fatal:

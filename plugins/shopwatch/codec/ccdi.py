@@ -76,6 +76,15 @@ class Prompt:
 
 
 @frozen
+class UnreadableFrame:
+    """A frame from the radio that could not be read (bad checksum, or fields that make no sense).
+
+    It carries nothing, but the radio follows it with a ``.`` like any frame: whoever keeps the handshake
+    must take that ``.`` as its trailer, not as the acceptance of a command.
+    """
+
+
+@frozen
 class TransactionError:
     """``e``: the radio refused the command in flight (ETYPE 0) or hit a fatal error (ETYPE 1)."""
 
@@ -395,6 +404,7 @@ _TO_RADIO: dict[int, Callable[[str], Any]] = {
 }
 
 _PROMPT = Prompt()
+_UNREADABLE = UnreadableFrame()
 
 
 class CcdiDecoder:
@@ -414,10 +424,14 @@ class CcdiDecoder:
         # Only the radio sends the bare ".".
         self._prompts = direction == "from_radio"
         self._pending = b""
+        # How many bytes at the start of ``_pending`` still lie inside an unreadable frame already reported.
+        self._inside = 0
         self.stats = DecoderStats()
 
     def feed(self, data: bytes) -> list[Any]:
         buffer = self._pending + data if self._pending else bytes(data)
+        # The last index inside an unreadable frame: a "." up to there is its text, not a prompt.
+        inside_until = self._inside - 1
         messages: list[Any] = []
         stats = self.stats
         parsers = self._parsers
@@ -426,7 +440,7 @@ class CcdiDecoder:
         garbage = 0
         while position < length:
             ident = buffer[position]
-            if ident == PROMPT_BYTE and self._prompts:
+            if ident == PROMPT_BYTE and self._prompts and position > inside_until:
                 messages.append(_PROMPT)
                 stats.prompts += 1
                 position += 1
@@ -459,6 +473,9 @@ class CcdiDecoder:
             check = _HEX_PAIRS.get(buffer[end - 2 : end])
             if check is None or (sum(body) + check) & 0xFF:
                 stats.bad_checksums += 1
+                if self._prompts and end > inside_until:
+                    messages.append(_UNREADABLE)
+                    inside_until = end
                 garbage += 1
                 position += 1
                 continue
@@ -470,6 +487,8 @@ class CcdiDecoder:
             except ValueError:
                 # The checksum says the radio meant these bytes; they are still nothing we can use.
                 stats.malformed += 1
+                if self._prompts:
+                    messages.append(_UNREADABLE)
                 position = end + 1
                 continue
             messages.append(message)
@@ -477,4 +496,5 @@ class CcdiDecoder:
             position = end + 1
         stats.garbage_bytes += garbage
         self._pending = buffer[position:]
+        self._inside = max(0, inside_until - position + 1)
         return messages

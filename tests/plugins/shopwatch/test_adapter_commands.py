@@ -7,6 +7,7 @@ import pytest
 
 from hub.events import CommandOutcome, CommandOutcomeKind, Severity
 from hub.testing import assert_no_pending_timers
+from plugins.shopwatch.codec import CCDI
 from plugins.shopwatch.codec.ccdi import (
     CANCEL_CALL,
     Cancel,
@@ -14,6 +15,7 @@ from plugins.shopwatch.codec.ccdi import (
     Ring,
     SendSdm,
     TransactionError,
+    frame,
 )
 from plugins.shopwatch.commands import acknowledgement
 from plugins.shopwatch.config import MemberConfig, ShopwatchConfig
@@ -163,6 +165,25 @@ def test_end_emergency_the_radio_refuses_leaves_the_emergency_on(radio):
     radio.say(TransactionError(0, 0x06))
     assert radio.outcomes() == [("failed", "the radio refused it: command not accepted")]
     assert radio.events("shopwatch.emergency.ended") == []
+
+
+def test_the_dot_after_a_garbled_frame_does_not_accept_the_command_in_flight(radio):
+    """A ring spoilt on the line still gets its "." trailer: the radio's refusal that follows fails the
+    message with the reason, rather than the trailer passing for acceptance and the message timing out."""
+    radio.command("message", unit="1001", text="Police on way")
+    ring = CCDI.encode(Ring("0", 2, 0, 0, 0, 0x0A, "1001"))
+    radio.say(ring[:-3] + b"%02X\r" % ((int(ring[-3:-1], 16) + 1) & 0xFF) + b".")
+    radio.say(TransactionError(0, 0x03))
+    assert radio.outcomes() == [("failed", "the radio refused it: parameter error")]
+
+
+def test_the_dot_after_a_malformed_frame_does_not_accept_the_command_in_flight(radio):
+    """Same for a frame whose checksum is right but whose fields make no sense."""
+    radio.command("broadcast", text="Anyone?")
+    radio.say(frame("p", "0") + b".")
+    assert radio.outcomes() == []
+    radio.accept()
+    assert radio.outcomes() == [("sent", "the radio sent it to every unit (********)")]
 
 
 def test_a_command_the_radio_never_answers_times_out(radio):

@@ -24,6 +24,7 @@ from plugins.shopwatch.codec.ccdi import (
     Ring,
     SendSdm,
     TransactionError,
+    UnreadableFrame,
     checksum,
     encode,
     frame,
@@ -164,8 +165,19 @@ def test_a_bad_checksum_is_counted_and_the_next_frame_still_read():
     broken = bytearray(frame("r", "00100FF1001"))
     broken[-2] ^= 0x01
     decoder = CcdiDecoder()
-    assert decoder.feed(bytes(broken) + frame("p", "03")) == [Progress(0x03)]
+    assert decoder.feed(bytes(broken) + frame("p", "03")) == [UnreadableFrame(), Progress(0x03)]
     assert decoder.stats.bad_checksums == 1
+
+
+def test_a_dot_inside_a_frame_with_a_bad_checksum_is_text_not_a_prompt():
+    """Only the "." after the spoilt frame comes out, after the mark that says a frame was lost, even when
+    the frame arrives in pieces."""
+    broken = bytearray(frame("s", "Hi. Red coat."))
+    broken[-2] ^= 0x01
+    wire = bytes(broken) + b"."
+    decoder = CcdiDecoder()
+    messages = [message for byte in wire for message in decoder.feed(bytes([byte]))]
+    assert messages == [UnreadableFrame(), Prompt()]
 
 
 def test_a_partial_frame_cut_off_by_a_new_frame_is_dropped_at_once():
@@ -187,7 +199,7 @@ def test_frames_split_anywhere_across_reads_are_joined():
 def test_a_frame_with_a_good_checksum_but_nonsense_fields_is_malformed():
     """An error frame whose ERRNUM is not hex is counted as malformed, not guessed at."""
     decoder = CcdiDecoder()
-    assert decoder.feed(frame("e", "0ZZ") + frame("p", "03")) == [Progress(0x03)]
+    assert decoder.feed(frame("e", "0ZZ") + frame("p", "03")) == [UnreadableFrame(), Progress(0x03)]
     assert decoder.stats.malformed == 1
 
 

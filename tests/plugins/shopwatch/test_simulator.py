@@ -49,6 +49,7 @@ from plugins.shopwatch.codec.ccdi import (
     Ring,
     SendSdm,
     TransactionError,
+    UnreadableFrame,
 )
 from plugins.shopwatch.codec.fleetsync import DataReceived, DeliveryReport, Identified, SendText
 from plugins.shopwatch.simulator import (
@@ -276,7 +277,7 @@ def test_a_garbled_frame_fails_its_checksum_and_the_next_is_clean():
     radio = started_radio()
     radio.garble_next()
     decoder = CCDI.decoder("from_radio")
-    assert decoder.feed(radio.status("1001", "01")) == [DOT]
+    assert decoder.feed(radio.status("1001", "01")) == [UnreadableFrame(), DOT]
     assert decoder.stats.bad_checksums == 1
     assert decoder.feed(radio.status("1001", "02")) == [Ring("0", RING_STATUS, 0, 0, 0, 2, "1001"), DOT]
 
