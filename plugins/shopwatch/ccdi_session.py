@@ -59,7 +59,7 @@ from plugins.shopwatch.members import BASE_UNIT, UNIDENTIFIED_UNIT
 
 #: How long an announced SDM may take to be pushed before the hub asks for it.
 SDM_PUSH_WAIT_S = 1.0
-#: A PROGRESS 03 (emergency mode) within this long of a ring is put on that ring's caller.
+#: A PROGRESS 03 (emergency mode) within this long of a ring that raised an emergency is that emergency.
 RING_ATTRIBUTION_S = 10.0
 
 _UNIT = re.compile(r"^[A-Za-z0-9]{1,8}$")
@@ -218,7 +218,10 @@ class CcdiSession:
     def _progress(self, progress: Progress) -> None:
         ptype = progress.ptype
         if ptype == PROGRESS_EMERGENCY_STARTED:
-            recent = self._last_ring is not None and self._clock.seconds() - self._last_ring[1] <= RING_ATTRIBUTION_S
+            # Only an emergency ring starts emergency mode: after an ordinary one (a status, a text) its
+            # caller is not the one in trouble, and naming them would send help to the wrong member.
+            recent = (self._last_ring is not None and self._last_ring[0] in self._alerts.active
+                      and self._clock.seconds() - self._last_ring[1] <= RING_ATTRIBUTION_S)
             self._alerts.emergency(self._last_ring[0] if recent else BASE_UNIT, BASE_EMERGENCY_MODE)
         elif ptype == PROGRESS_EMERGENCY_ENDED:
             self._alerts.ended_by_radio("the base radio left emergency mode")

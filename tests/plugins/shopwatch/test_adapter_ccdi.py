@@ -296,13 +296,22 @@ def test_a_status_code_configured_as_an_emergency_raises_one(ready):
 # --- progress: emergency mode ----------------------------------------------------------------------------
 
 
-def test_emergency_mode_at_the_base_is_put_on_the_caller_of_a_ring_within_ten_seconds(ready):
-    """PROGRESS 03 ten seconds after Greggs' status ring raises Greggs' emergency (base_emergency_mode)."""
+def test_emergency_mode_after_an_ordinary_ring_is_not_put_on_its_caller(ready):
+    """PROGRESS 03 ten seconds after Greggs' (non-emergency) status ring is the base radio's emergency: a
+    status button never starts emergency mode, so Greggs is not named for an emergency that may be another's."""
     ready.say(status("1002", 0x0A))
     ready.clock.advance(10)
     ready.say(Progress(0x03))
     [payload] = ready.payloads("shopwatch.emergency.raised")
-    assert (payload.member.unit, payload.trigger) == ("1002", "base_emergency_mode")
+    assert (payload.member.unit, payload.trigger) == ("base", "base_emergency_mode")
+
+
+def test_emergency_mode_after_an_emergency_status_is_that_emergency(ready):
+    """A status configured as an emergency, then PROGRESS 03 within ten seconds: one emergency, the caller's."""
+    ready.say(status("1002", 0x1F))
+    ready.clock.advance(10)
+    ready.say(Progress(0x03))
+    assert [payload.member.unit for payload in ready.payloads("shopwatch.emergency.raised")] == ["1002"]
 
 
 def test_emergency_mode_with_no_recent_ring_is_the_base_radios(ready):
