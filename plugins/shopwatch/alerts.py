@@ -23,6 +23,11 @@ from plugins.shopwatch.members import Members
 
 EMERGENCY = "emergency"
 NORMAL = "normal"
+#: An emergency not heard from for this long is stale: the unit's next press is a new emergency, raised
+#: again. A handset repeats its call every few seconds until answered; but FleetSync never says an
+#: emergency ended, and a missed CCDI PROGRESS 04 or an incident closed without ``end_emergency`` would
+#: otherwise swallow every later emergency from that unit as a repeat.
+EMERGENCY_QUIET_S = 600.0
 
 
 class Alerts:
@@ -45,6 +50,8 @@ class Alerts:
         self._clock = clock
         self._log = log
         self._active: set[str] = set()
+        #: When each active emergency was last raised or repeated, on the hub's clock.
+        self._last_heard: dict[str, float] = {}
 
     @property
     def active(self) -> frozenset[str]:
@@ -59,10 +66,12 @@ class Alerts:
         """
         if self._directory is None:
             return
+        now = self._clock.seconds()
         for asset in self._directory.list("radio_unit"):
             if asset.source == self._members.source and asset.state == EMERGENCY:
-                self._active.add(str(asset.attributes.get("unit")))
-        now = self._clock.seconds()
+                unit = str(asset.attributes.get("unit"))
+                self._active.add(unit)
+                self._last_heard[unit] = asset.state_since if asset.state_since is not None else now
         for member in self._members.all():
             known = self._directory.get("radio_unit", self._members.asset_id(member.unit))
             if known is None:
@@ -81,10 +90,15 @@ class Alerts:
 
     def emergency(self, unit: str, trigger: str, status: int | None = None, status_label: str | None = None) -> None:
         member = self.heard(unit)
-        if unit in self._active:
+        now = self._clock.seconds()
+        last = self._last_heard.get(unit)
+        self._last_heard[unit] = now
+        if unit in self._active and last is not None and now - last < EMERGENCY_QUIET_S:
             # The radio repeats an emergency call until it is answered; the room already has it.
             self._log.info("emergency_repeated", unit=unit, trigger=trigger)
             return
+        if unit in self._active:
+            self._log.warning("emergency_raised_again_after_quiet", unit=unit, quiet_s=now - (last or now))
         self._active.add(unit)
         self._log.warning("emergency_raised", unit=unit, trigger=trigger, known=member.known)
         summary = f"EMERGENCY: {self._members.describe(member)}"
@@ -125,6 +139,7 @@ class Alerts:
     def _end(self, unit: str, ended_by: str, detail: str, cause: Event | None) -> None:
         member = self.heard(unit)
         self._active.discard(unit)
+        self._last_heard.pop(unit, None)
         self._log.info("emergency_ended", unit=unit, ended_by=ended_by)
         self._set_state(unit, NORMAL)
         self._send(RadioEmergencyEnded(member=member, ended_by=ended_by, detail=detail), Severity.INFO, member,

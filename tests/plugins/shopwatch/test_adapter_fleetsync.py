@@ -46,6 +46,19 @@ def test_an_emergency_status_is_a_critical_emergency(radio):
         "EMERGENCY: The Crown, 1 Church St (unit 100-1001, Pubwatch): status 99 (emergency or man-down)")
 
 
+def test_an_emergency_pressed_again_long_after_the_last_is_raised_again(radio):
+    """FleetSync never says an emergency ended: presses every minute are one emergency, but a press after
+    an hour of quiet is a new one, raised, not swallowed as a repeat of the last."""
+    radio.say(Identified("100", "1001", 99))
+    for _ in range(20):
+        radio.clock.advance(60)
+        radio.say(Identified("100", "1001", 99))
+    assert len(radio.events("shopwatch.emergency.raised")) == 1
+    radio.clock.advance(3600)
+    radio.say(Identified("100", "1001", 99))
+    assert len(radio.events("shopwatch.emergency.raised")) == 2
+
+
 def test_another_status_is_a_report_with_its_meaning(radio):
     """Status 12 is Fight, high; 07 is unconfigured, medium."""
     radio.say(Identified("100", "1001", 12), Identified("200", "2002", 7))
