@@ -8,8 +8,10 @@ sessions and local storage never leak from one test into another.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -119,30 +121,37 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout
     raise RuntimeError(f"the hub did not answer /healthz in {timeout_s} s:\n{log.read_text(errors='replace')[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
-    """A real hub (``hub run``) with three users and one partner per scenario."""
-    folder = tmp_path_factory.mktemp("console-hub")
-    port = _free_port()
+@contextlib.contextmanager
+def run_hub(
+    folder: Path,
+    config_text: str,
+    users: dict[str, str],
+    *,
+    command: tuple[str, ...] = (str(HUB),),
+    environ: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """A real ``hub run`` in ``folder`` on ``config_text`` (which must listen on a free loopback port), with
+    ``users`` (name -> role) added first; yields the console's URL and stops the hub with SIGTERM after."""
+    environ = dict(os.environ) if environ is None else environ
     config = folder / "hub.toml"
-    config.write_text(_config_text(port))
-    keys = {name: secrets.token_urlsafe(24) for name in PARTNERS}
-    environ = {**os.environ, **{f"HUB_CONSOLE_TEST_KEY_{name.upper()}": key for name, key in keys.items()}}
-    for name, role in USERS.items():
+    config.write_text(config_text)
+    for name, role in users.items():
         subprocess.run(
-            [str(HUB), "user", "add", name, "--role", role, "--config", str(config)],
+            [*command, "user", "add", name, "--role", role, "--config", str(config)],
             input=(PASSWORD + "\n").encode(), env=environ, check=True, capture_output=True, timeout=60,
         )
+    listen = re.search(r'^listen = "([^"]+)"', config_text, flags=re.MULTILINE)
+    assert listen is not None, "the test hub's config needs a [web] listen address"
     log = folder / "hub.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            [str(HUB), "run", "--config", str(config)],
+            [*command, "run", "--config", str(config)],
             stdout=output, stderr=subprocess.STDOUT, env=environ, cwd=folder,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{listen.group(1)}"
     try:
         _wait_healthy(url, process, log)
-        yield RunningHub(url=url, config=config, log=log, keys=keys)
+        yield url
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -150,6 +159,16 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    """A real hub (``hub run``) with three users and one partner per scenario."""
+    folder = tmp_path_factory.mktemp("console-hub")
+    keys = {name: secrets.token_urlsafe(24) for name in PARTNERS}
+    environ = {**os.environ, **{f"HUB_CONSOLE_TEST_KEY_{name.upper()}": key for name, key in keys.items()}}
+    with run_hub(folder, _config_text(_free_port()), USERS, environ=environ) as url:
+        yield RunningHub(url=url, config=folder / "hub.toml", log=folder / "hub.log", keys=keys)
 
 
 @pytest.fixture(scope="session")

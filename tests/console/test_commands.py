@@ -4,10 +4,7 @@ its fields prefilled from the incident's newest report, each showing the adapter
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -15,7 +12,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.conftest import PASSWORD, Console, _free_port, _wait_healthy
+from tests.console.conftest import Console, _free_port, run_hub
 
 RADIO_HUB = Path(__file__).with_name("radio_hub.py")
 USERS = {"olive": "operator", "sam": "supervisor", "audrey": "auditor"}
@@ -25,34 +22,14 @@ APPEARS_S = 5
 @pytest.fixture(scope="module")
 def radio_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A hub (``hub run`` with the test radio plugin) running one console_radio adapter; yields its URL."""
-    folder = tmp_path_factory.mktemp("radio-hub")
-    port = _free_port()
-    config = folder / "hub.toml"
-    config.write_text(
+    config = (
         '[hub]\nname = "Radio test room"\ndata_dir = "data"\nshutdown_grace_s = 2\n'
         '[logging]\nlevel = "info"\nformat = "json"\n'
-        f'[web]\nlisten = "127.0.0.1:{port}"\n'
+        f'[web]\nlisten = "127.0.0.1:{_free_port()}"\n'
         '[adapters.town]\ntype = "console_radio"\nsite = "Market Place"\n'
     )
-    command = [sys.executable, str(RADIO_HUB)]
-    for name, role in USERS.items():
-        subprocess.run([*command, "user", "add", name, "--role", role, "--config", str(config)],
-                       input=(PASSWORD + "\n").encode(), check=True, capture_output=True, timeout=60)
-    log = folder / "hub.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen([*command, "run", "--config", str(config)], stdout=output,
-                                   stderr=subprocess.STDOUT, cwd=folder, env=dict(os.environ))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log)
+    with run_hub(tmp_path_factory.mktemp("radio-hub"), config, USERS, command=(sys.executable, str(RADIO_HUB))) as url:
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture

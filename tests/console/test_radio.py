@@ -4,17 +4,14 @@ the radio's commands, prefilled from the member's report, and shows how each end
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.conftest import PASSWORD, Console, _free_port, _wait_healthy
+from tests.console.conftest import Console, _free_port, run_hub
 
 HUB = Path(sys.executable).parent / "hub"
 APPEARS_S = 10
@@ -25,8 +22,7 @@ def radio_room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A hub whose one handset (unit 1001, Boots) reports every second or so; yields the console's URL."""
     folder = tmp_path_factory.mktemp("radio-room")
     port = _free_port()
-    config = folder / "hub.toml"
-    config.write_text(f"""
+    config = f"""
 [hub]
 name = "Radio room"
 data_dir = "data"
@@ -64,24 +60,9 @@ cameras = ["42", "43"]
 [adapters.shopwatch.status_codes."01"]
 meaning = "Shop theft in progress"
 severity = "high"
-""")
-    subprocess.run([str(HUB), "user", "add", "olive", "--role", "operator", "--config", str(config)],
-                   input=(PASSWORD + "\n").encode(), check=True, capture_output=True, timeout=60)
-    log = folder / "hub.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen([str(HUB), "run", "--config", str(config)], stdout=output,
-                                   stderr=subprocess.STDOUT, cwd=folder, env=dict(os.environ))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log)
+"""
+    with run_hub(folder, config, {"olive": "operator"}) as url:
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
