@@ -175,29 +175,25 @@ class PluginHost:
 
     # --- one method per hook ---------------------------------------------------------------------------
 
+    def _named(self, hook_name: str, kind: type, what: str) -> dict[str, Any]:
+        """Every ``kind`` the hook offers, by name; two plugins offering one name is a PluginError."""
+        found: dict[str, tuple[str, Any]] = {}
+        for plugin, offered in self._collect(hook_name, kind):
+            if offered.name in found and found[offered.name][0] != plugin:
+                raise PluginError(
+                    f"{what} {offered.name!r} is offered by both "
+                    f"{found[offered.name][0]!r} and {plugin!r}; block one of them in [plugins]"
+                )
+            found[offered.name] = (plugin, offered)
+        return {name: offered for name, (_plugin, offered) in found.items()}
+
     def adapter_types(self) -> dict[str, AdapterType]:
         """Every adapter type offered, by name; two plugins offering one name is a PluginError."""
-        found: dict[str, tuple[str, AdapterType]] = {}
-        for plugin, adapter_type in self._collect("hub_register_adapter_types", AdapterType):
-            if adapter_type.name in found and found[adapter_type.name][0] != plugin:
-                raise PluginError(
-                    f"adapter type {adapter_type.name!r} is offered by both "
-                    f"{found[adapter_type.name][0]!r} and {plugin!r}; block one of them in [plugins]"
-                )
-            found[adapter_type.name] = (plugin, adapter_type)
-        return {name: adapter_type for name, (_plugin, adapter_type) in found.items()}
+        return self._named("hub_register_adapter_types", AdapterType, "adapter type")
 
     def simulator_types(self) -> dict[str, SimulatorType]:
         """Every simulator type offered, by name; two plugins offering one name is a PluginError."""
-        found: dict[str, tuple[str, SimulatorType]] = {}
-        for plugin, simulator_type in self._collect("hub_register_simulators", SimulatorType):
-            if simulator_type.name in found and found[simulator_type.name][0] != plugin:
-                raise PluginError(
-                    f"simulator type {simulator_type.name!r} is offered by both "
-                    f"{found[simulator_type.name][0]!r} and {plugin!r}; block one of them in [plugins]"
-                )
-            found[simulator_type.name] = (plugin, simulator_type)
-        return {name: simulator_type for name, (_plugin, simulator_type) in found.items()}
+        return self._named("hub_register_simulators", SimulatorType, "simulator type")
 
     def adapter_types_by_plugin(self) -> dict[str, list[str]]:
         by_plugin: dict[str, list[str]] = {}
