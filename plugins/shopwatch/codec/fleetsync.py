@@ -108,13 +108,17 @@ def _printable(text: str, what: str) -> str:
     return text
 
 
+def _text(text: str) -> str:
+    if len(text) > MAX_TEXT:
+        raise CodecError(f"a FleetSync text is at most {MAX_TEXT} characters; this one has {len(text)}")
+    return _printable(text, "a text")
+
+
 def encode(message: Any) -> bytes:
     """The frame for one message, in either direction. ``CodecError`` says what cannot be sent."""
     if isinstance(message, SendText):
         _check_address(message.fleet, message.unit)
-        if len(message.text) > MAX_TEXT:
-            raise CodecError(f"a FleetSync text is at most {MAX_TEXT} characters; this one has {len(message.text)}")
-        payload = f"F{message.fleet}{message.unit}{_printable(message.text, 'a text')}"
+        payload = f"F{message.fleet}{message.unit}{_text(message.text)}"
     elif isinstance(message, Identified):
         _check_address(message.fleet, message.unit)
         if message.status is not None and not 0 <= message.status <= 99:
@@ -123,9 +127,7 @@ def encode(message: Any) -> bytes:
         payload = f"I{message.fleet}{message.unit}{status}"
     elif isinstance(message, DataReceived):
         _check_address(message.fleet, message.unit)
-        if len(message.text) > MAX_TEXT:
-            raise CodecError(f"a FleetSync text is at most {MAX_TEXT} characters")
-        payload = f"D{message.fleet}{message.unit}{_printable(message.text, 'a text')}"
+        payload = f"D{message.fleet}{message.unit}{_text(message.text)}"
     elif isinstance(message, DeliveryReport):
         payload = "0" if message.delivered else "1"
     else:

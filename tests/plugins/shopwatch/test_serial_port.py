@@ -19,19 +19,14 @@ from hub.commands import command_topic
 from hub.config import SupervisionConfig
 from hub.directory import Directory
 from hub.events import (
-    CORE_EVENT_TYPES,
     CommandRequested,
     Event,
-    EventCodec,
     EventFactory,
-    EventTypeRegistry,
     Severity,
     Subject,
 )
-from hub.journal import Journal
 from hub.runtime import SupervisedAdapter
-from hub.sqlite_writer import InlineSqliteWriter, WriterSettings
-from hub.store import HUB_MIGRATIONS
+from hub.testing import BusHarness
 from plugins.shopwatch.codec.ccdi import ALL_UNITS, STARTUP_FUNCTIONS, SendSdm
 from plugins.shopwatch.config import MemberConfig, ShopwatchConfig, StatusCodeConfig
 from plugins.shopwatch.events import EVENT_TYPES
@@ -121,12 +116,8 @@ class Rig:
     adapters: list[SupervisedAdapter] = attrs.Factory(list)
 
     def open(self) -> "Rig":
-        registry = EventTypeRegistry()
-        registry.register_all(CORE_EVENT_TYPES + EVENT_TYPES)
-        writer = InlineSqliteWriter(self.tmp_path / "journal.sqlite3", WriterSettings(), reactor, HUB_MIGRATIONS)
-        journal = Journal(writer)
-        journal.open()
-        self.bus = Bus(journal, EventCodec(registry), reactor)
+        # The hub's test bus, on the real reactor: its journal is a real SQLite file in tmp_path.
+        self.bus = BusHarness(self.tmp_path, clock=reactor, event_types=EVENT_TYPES).bus
         self.watch = Watch(self.bus)
         return self
 
