@@ -1,0 +1,79 @@
+"""Reading XML a camera sent: untrusted input, parsed so that it can neither expand nor fetch anything.
+
+A reply is refused before parsing if it is larger than the cap, and refused outright if it carries a
+document type declaration: SOAP 1.2 forbids one in a message, and it is where entity bombs and external
+entities live. The parser itself is also set never to resolve entities, load a DTD or touch the network,
+so a declaration that slipped past the byte check still does nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+#: The largest reply the hub reads from a camera by default. The biggest honest ONVIF replies (a
+#: PullMessages batch, GetProfiles on an encoder with many profiles) are tens of kilobytes.
+DEFAULT_MAX_REPLY_BYTES = 1024 * 1024
+
+_DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+class XmlRejected(ValueError):
+    """A reply that is not read: too big, not well-formed, or carrying a DTD. The message says which and
+    never repeats the reply itself (it may hold anything)."""
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+
+
+_PARSER = _parser()
+
+
+def parse_untrusted(data: bytes, *, max_bytes: int = DEFAULT_MAX_REPLY_BYTES) -> etree._Element:
+    """The root element of ``data``, or ``XmlRejected``. Safe on anything a hostile peer can send."""
+    if len(data) > max_bytes:
+        raise XmlRejected(f"reply of {len(data)} bytes is over the {max_bytes}-byte cap")
+    if not data.strip():
+        raise XmlRejected("reply is empty")
+    if _DOCTYPE.search(data):
+        raise XmlRejected("reply carries a document type declaration, which SOAP forbids")
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as error:
+        raise XmlRejected(f"reply is not well-formed XML ({_short(str(error))})") from None
+    except ValueError as error:  # lxml refuses some inputs (e.g. str with an encoding declaration)
+        raise XmlRejected(f"reply cannot be read as XML ({_short(str(error))})") from None
+    if root is None:
+        raise XmlRejected("reply holds no element")
+    return root
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def local_name(element: etree._Element) -> str:
+    """An element's name without its namespace (``{ns}Uri`` -> ``Uri``)."""
+    tag = element.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]
+
+
+def text_of(element: etree._Element | None) -> str | None:
+    """The stripped text of an element, or None for a missing or empty one."""
+    if element is None or element.text is None:
+        return None
+    stripped = element.text.strip()
+    return stripped or None
