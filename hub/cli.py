@@ -127,6 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     path = Path(args.config) if args.config else default_demo_config()
+    _make_demo_secrets(path)
     config, host = load(path)
     from hub.app import journal_path
 
@@ -137,6 +138,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return _demo_banner(path, config, hub, logins)
 
     return _serve(config, host, banner=prepare, echo_events=True)
+
+
+def _make_demo_secrets(path: Path) -> None:
+    """Make up, at the first run, every secret the demo's config keeps in a file inside its data folder.
+
+    The demo's simulated cameras and their adapter share a password that must not live in the repo; the
+    demo config points both at ``{ file = "..." }`` in its data folder, and this writes a random value
+    there (owner-only) if the file is missing, so a fresh clone needs no set-up. Secret files anywhere
+    else are the operator's to provide and are never touched.
+    """
+    import secrets as random_source
+
+    try:
+        document = read_toml(path)
+    except (OSError, ConfigError, ValueError):
+        return  # load() reports a broken config properly
+    hub_table = document.get("hub") if isinstance(document.get("hub"), dict) else {}
+    data_dir = (path.parent / str(hub_table.get("data_dir", "data"))).resolve()
+    for reference in _file_references(document):
+        target = (path.parent / reference).resolve()
+        if data_dir not in target.parents or target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(random_source.token_urlsafe(12))
+
+
+def _file_references(value: Any) -> list[str]:
+    """Every ``{ file = "PATH" }`` secret reference anywhere in a TOML document."""
+    if isinstance(value, dict):
+        if value.keys() == {"file"} and isinstance(value["file"], str):
+            return [value["file"]]
+        return [found for item in value.values() for found in _file_references(item)]
+    if isinstance(value, list):
+        return [found for item in value for found in _file_references(item)]
+    return []
 
 
 DEMO_USERS = (("operator", "operator"), ("supervisor", "supervisor"), ("auditor", "auditor"))

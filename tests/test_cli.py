@@ -476,3 +476,23 @@ def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
     topics = journal_topics(tmp_path / "demo-data")
     stopping = topics.index("hub.process.stopping")
     assert topics[stopping + 1 :] == ["adapter.health.stopped"] * 2
+
+
+def test_demo_makes_up_secret_files_in_its_own_data_folder_and_nowhere_else(tmp_path):
+    from hub.cli import _make_demo_secrets
+
+    config = tmp_path / "demo.toml"
+    config.write_text(
+        '[hub]\ndata_dir = "data"\n'
+        '[adapters.cameras]\ntype = "x"\npassword = { file = "data/camera-password" }\n'
+        '[simulators.fleet]\ntype = "y"\npassword = { file = "data/camera-password" }\n'
+        'partners = [{ key = { file = "elsewhere/partner-key" } }]\n'
+    )
+    _make_demo_secrets(config)
+    made = (tmp_path / "data" / "camera-password")
+    first = made.read_text()
+    assert len(first) >= 16
+    assert made.stat().st_mode & 0o777 == 0o600
+    assert not (tmp_path / "elsewhere").exists()  # outside the demo's data folder: the operator's to provide
+    _make_demo_secrets(config)
+    assert made.read_text() == first  # a second run keeps what the first made
