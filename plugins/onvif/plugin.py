@@ -1,0 +1,39 @@
+"""The onvif plugin: the hooks through which ONVIF cameras join the hub.
+
+The entry point ``onvif = plugins.onvif.plugin:plugin`` names the ``plugin`` object at the end.
+"""
+
+from __future__ import annotations
+
+from hub.api import AdapterType
+from hub.hookspecs import hookimpl
+from plugins.onvif.adapter import OnvifAdapter
+from plugins.onvif.commands import COMMANDS
+from plugins.onvif.config import OnvifConfig
+from plugins.onvif.events import EVENT_TYPES
+
+
+class OnvifPlugin:
+    """The object pluggy registers. It holds no state: every adapter instance keeps its own."""
+
+    @hookimpl
+    def hub_register_adapter_types(self) -> list[AdapterType]:
+        return [
+            AdapterType(
+                name="onvif",
+                config_class=OnvifConfig,
+                factory=OnvifAdapter,
+                description=(
+                    "ONVIF cameras (Profile S and T): events by pull point, PTZ presets and moves, snapshots "
+                    "as evidence, stream addresses, and each camera's health; many cameras per instance"
+                ),
+                commands=COMMANDS,
+            )
+        ]
+
+    @hookimpl
+    def hub_register_event_types(self) -> list[type]:
+        return list(EVENT_TYPES)
+
+
+plugin = OnvifPlugin()
