@@ -29,6 +29,11 @@ class CommandArgument:
     command on an incident, the field starts with that value read from the newest event of the
     incident the command applies to; the operator can still change it. A path the event does not
     have leaves the field empty.
+
+    ``options_from`` names a list in the chosen camera's directory attributes (``"presets"``): the console
+    draws the field as a drop-down of that camera's entries, each ``{"token": ..., "name": ...}``, and
+    sends the chosen ``token``. It applies to a command that also has a ``camera`` argument; without a
+    camera chosen, or when the camera has no such list, the field stays free text.
     """
 
     name: str
@@ -38,6 +43,7 @@ class CommandArgument:
     max_length: int = 200
     choices: tuple[str, ...] = ()
     prefill: str | None = None
+    options_from: str | None = None
 
 
 @frozen
@@ -179,6 +185,10 @@ class AdapterContext:
       restarts it with back-off, and records an ``adapter.health.failed`` event.
     - ``directory``: where the adapter makes its cameras, fibre nodes and other assets known to the
       console and the API (``hub.directory.Directory``).
+    - ``evidence``: where the adapter keeps evidence for incidents, such as camera snapshots
+      (``hub.evidence.EvidenceStore``); ``await context.evidence.put(content, content_type)`` gives an
+      ``EvidenceItem`` whose ``to_json()`` goes in an event payload's ``evidence`` field. None when the
+      hub runs without one (unit tests).
     """
 
     name: str
@@ -191,3 +201,4 @@ class AdapterContext:
     heard: Callable[[], None] = field(default=lambda: None)
     fail: Callable[[BaseException], None] = field(default=lambda error: None)
     directory: Any = None
+    evidence: Any = None

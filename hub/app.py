@@ -42,6 +42,7 @@ from hub.auth.sessions import SessionManager
 from hub.auth.throttle import LoginThrottle
 from hub.auth.users import UserStore
 from hub.directory import Directory
+from hub.evidence import EvidenceStore, thread_pool_runner
 from hub.ids import EventIdGenerator
 from hub.incidents.engine import IncidentEngine
 from hub.incidents.store import IncidentStore
@@ -53,6 +54,7 @@ from hub.sqlite_writer import ThreadedSqliteWriter, WriterSettings
 from hub.store import HUB_MIGRATIONS
 
 JOURNAL_FILE = "journal.sqlite3"
+EVIDENCE_DIR = "evidence"
 WriterFactory = Callable[..., Any]
 #: How long a simulator may take to start before the hub gives up on it and starts the adapters anyway.
 SIMULATOR_START_TIMEOUT_S = 10.0
@@ -150,6 +152,9 @@ class Hub(MultiService):
         self.events = EventFactory(reactor, "hub.core", self._ids)
         self.bus: Bus | None = None
         self.directory = Directory()
+        # Snapshots and other evidence, beside the journal that records the events naming them.
+        self.evidence = EvidenceStore(journal_path(config).parent / EVIDENCE_DIR,
+                                      run_in_thread=thread_pool_runner(reactor))
         # Built once the database is open (start-up); None before that and in a hub that never started.
         self.incidents: IncidentEngine | None = None
         self.audit: AuditLog | None = None
@@ -318,6 +323,7 @@ class Hub(MultiService):
             random=self._random,
             redact=lambda text: redact(text, secrets),
             directory=self.directory,
+            evidence=self.evidence,
         )
         adapter.setName(instance.source)
         adapter.setServiceParent(self)
@@ -347,6 +353,7 @@ class Hub(MultiService):
             partners=PartnerGate(self.config.partners, self.reactor),
             audit=self.audit,
             directory=self.directory,
+            evidence=self.evidence,
             adapters=lambda: [adapter.status for adapter in self.adapters.values()],
             adapter_types=self.adapter_types,
             plugins=self.plugins,

@@ -167,9 +167,11 @@ class SupervisedAdapter(Service):
         random: random_module.Random | None = None,
         redact: Callable[[str], str] = lambda text: text,
         directory: Any = None,
+        evidence: Any = None,
     ) -> None:
         self.name = name
         self._directory = directory
+        self._evidence = evidence
         self._adapter_type = adapter_type
         self._config = config
         self._supervision = supervision
@@ -261,6 +263,7 @@ class SupervisedAdapter(Service):
             heard=lambda: self._heard(generation),
             fail=lambda error: self._context_failed(generation, error),
             directory=self._directory,
+            evidence=self._evidence,
         )
         starting = Deferred.fromCoroutine(self._start(generation, context))
         if not starting.called:

@@ -96,6 +96,7 @@ def _command_json(adapter: Any, spec: Any, *, running: bool,
                 "max_length": argument.max_length,
                 "choices": list(argument.choices),
                 "prefill": argument.prefill,
+                "options_from": argument.options_from,
                 "value": _prefill_value(event, argument.prefill),
             }
             for argument in spec.arguments

@@ -117,6 +117,7 @@ class WebBackend:
     hub_name: str = "CCTV control room"
     plugins: Any = None
     plugin_context: Any = None
+    evidence: Any = None  # EvidenceStore, or None when the hub keeps none
     actor: Callable[[str, str, str | None], Any] = _real_actor
     hub_version: str = "0"
 

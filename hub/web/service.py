@@ -86,7 +86,8 @@ class WebService(Service):
     - ``incidents``: the ``IncidentEngine`` (or an ``IncidentDesk`` with ``is_desk = True``).
     - ``users``, ``sessions``, ``throttle``, ``partners``: ``UserStore``, ``SessionManager``,
       ``LoginThrottle``, ``PartnerGate``; ``audit``: the ``AuditLog``.
-    - ``directory``: the ``Directory``; ``adapters``: a callable returning every adapter's
+    - ``directory``: the ``Directory``; ``evidence``: the ``EvidenceStore`` (None: no evidence served);
+      ``adapters``: a callable returning every adapter's
       ``AdapterStatus``; ``adapter_types``: name to ``AdapterType`` (for their commands).
     - ``plugins``: the ``PluginHost`` (web routes, console panels); ``plugin_context``: what a plugin
       route's ``resource_factory`` is called with (the Hub).
@@ -115,6 +116,7 @@ class WebService(Service):
         events: EventFactory,
         codec: Any = None,
         log: Any = None,
+        evidence: Any = None,
         plugin_context: Any = None,
         static_dir: Path | None = STATIC_DIR,
         actor: Callable[[str, str, str | None], Any] | None = None,
@@ -129,7 +131,7 @@ class WebService(Service):
         self.backend = WebBackend.build(
             bus=bus, codec=codec if codec is not None else bus.codec, events=events.for_source("hub.api"),
             clock=reactor, log=self.log, incidents=incidents, users=users, sessions=sessions,
-            throttle=throttle, partners=partners, audit=audit, directory=directory,
+            throttle=throttle, partners=partners, audit=audit, directory=directory, evidence=evidence,
             adapters=lambda: list(adapters()), adapter_types=dict(adapter_types), web=config.web,
             map=config.map, hub_name=config.hub.name,
             plugins=plugins, plugin_context=plugin_context, hub_version=version or __version__, **extra,

@@ -159,6 +159,7 @@ class Harness:
         supervision: Supervision = Supervision(),
         redact: Callable[[str], str] = lambda text: text,
         seed: int = 1,
+        evidence: Any = None,
     ) -> SupervisedAdapter:
         supervisor = SupervisedAdapter(
             name=name,
@@ -171,6 +172,7 @@ class Harness:
             events=EventFactory(self.clock, name),
             random=random.Random(seed),
             redact=redact,
+            evidence=evidence,
         )
         self.supervisors.append(supervisor)
         return supervisor
@@ -792,3 +794,19 @@ def test_starting_again_before_the_old_stop_finishes_is_not_reported_stopped(hub
     success_result_of(stopping)
     assert hub.states() == ["starting", "running", "starting", "running"]
     assert supervisor.status.state is AdapterState.RUNNING
+
+
+# --- What the context carries -----------------------------------------------------------------------
+
+
+def test_every_start_hands_the_adapter_the_evidence_store(hub: Harness, tmp_path: Any) -> None:
+    """The context of each (re)start carries the store the supervisor was given; None when there is none."""
+    from hub.evidence import EvidenceStore
+
+    store = EvidenceStore(tmp_path)
+    factory = FakeAdapters()
+    hub.supervise(factory, evidence=store).startService()
+    assert factory.latest.context.evidence is store
+    bare = FakeAdapters()
+    hub.supervise(bare, name="shopwatch.other").startService()
+    assert bare.latest.context.evidence is None
