@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 import mimetypes
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
 from hub.clock import iso
 from hub.commands import CommandRefused, command_event, outcome_event
+from hub.evidence import CONTENT_TYPES, EvidenceCorrupt, is_sha256
 from hub.events import CommandOutcomeKind, Severity
 from hub.topics import TopicMatcher, TopicPatternError, parse_pattern
 from hub.web import schema as s
@@ -439,6 +441,46 @@ class Api:
             raise not_found("the configured map image cannot be read") from None
         return Response(200, data, content_type, {"Cache-Control": "private, max-age=300"})
 
+    # --- evidence ------------------------------------------------------------------------------------
+
+    async def evidence(self, ctx: RequestContext) -> Response:
+        """One stored piece of evidence, checked against its hash; every fetch is in the audit log."""
+        b = self.backend
+        sha256 = ctx.params["sha256"]
+        if not is_sha256(sha256):
+            raise invalid("evidence is named by its SHA-256: 64 lowercase hex digits",
+                          [{"field": "sha256", "message": "not a SHA-256"}], status=400)
+        incident = ctx.arg("incident") or None
+        if incident is not None and not _INCIDENT_ID.fullmatch(incident):
+            raise invalid("incident is not an incident id", [{"field": "incident", "message": "not an id"}],
+                          status=400)
+        if b.evidence is None:
+            raise not_found("this hub keeps no evidence")
+        try:
+            found = await b.evidence.read(sha256)
+        except EvidenceCorrupt:
+            # Never serve altered bytes as evidence; the IT team needs to know, and so does the auditor.
+            b.log.error("evidence_corrupt", sha256=sha256, user=ctx.principal.name)
+            await b.audit.record(self.actor(ctx), "evidence.corrupt", f"evidence:{sha256}",
+                                 {"incident": incident})
+            raise ApiError(500, "evidence_corrupt",
+                           "the stored file no longer matches its SHA-256; it has been logged") from None
+        if found is None:
+            raise not_found(f"no evidence {sha256}")
+        item, content = found
+        # Recorded before the bytes leave: a fetch the audit log could not take is not served.
+        await b.audit.record(self.actor(ctx), "evidence.view", f"evidence:{sha256}",
+                             {"content_type": item.content_type, "size": item.size, "incident": incident})
+        disposition = "inline" if item.content_type.startswith("image/") else "attachment"
+        filename = f"{sha256}{CONTENT_TYPES[item.content_type]}"
+        return Response(200, content, item.content_type, {
+            "Content-Disposition": f'{disposition}; filename="{filename}"',
+            # Opened on its own, the file is a document that can run nothing and load nothing else.
+            "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
+            "Cache-Control": "private, no-store",
+            "ETag": f'"{sha256}"',
+        })
+
     # --- audit and users -----------------------------------------------------------------------------
 
     async def audit(self, ctx: RequestContext) -> Response:
@@ -617,6 +659,7 @@ _INCIDENT_BODIES = {
                "Change an incident's category or priority."),
 }
 _LIMIT = ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most this many")
+_INCIDENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 def build_routes(api: Api, plugin_routes: Iterable[Route] = ()) -> RouteTable:
@@ -669,6 +712,15 @@ def build_routes(api: Api, plugin_routes: Iterable[Route] = ()) -> RouteTable:
         Route("GET", "/api/map", api.map, READERS, "Everything the map draws", tag="assets"),
         Route("GET", "/api/map/image", api.map_image, READERS, "The configured map image", tag="assets",
               produces="image/*", responses={"200": "the image", "404": "none configured"}),
+        Route("GET", "/api/evidence/{sha256}", api.evidence, READERS,
+              "One piece of evidence (a camera snapshot) by its SHA-256, as stored (audited)", tag="evidence",
+              produces="image/jpeg", description="Served with the content type it was stored with (image/jpeg, "
+              "image/png or application/octet-stream), X-Content-Type-Options: nosniff, never cached. Every "
+              "fetch is an evidence.view row in the audit log, naming the incident given in ?incident=.",
+              query=(("incident", {"type": "string", "maxLength": 64},
+                      "the incident it is viewed for, recorded in the audit log"),),
+              responses={"200": "the stored bytes", "400": "not a SHA-256", "404": "no such evidence",
+                         "500": "the stored file no longer matches its SHA-256"}),
         Route("GET", "/api/panels", api.panels, READERS, "Console panels plugins add", tag="console"),
         Route("GET", "/api/audit", api.audit, AUDITORS, "Audit log entries after an id", tag="audit",
               query=(("after", {"type": "integer", "minimum": 0}, "entries after this id"), _LIMIT,

@@ -27,7 +27,7 @@ ADMINS = ("admin",)
 
 Handler = Callable[[RequestContext], Awaitable[Response]]
 
-_PARAM = re.compile(r"\{([a-z_]+)(:path)?\}")
+_PARAM = re.compile(r"\{([a-z_][a-z0-9_]*)(:path)?\}")
 
 
 def _compile(template: str) -> re.Pattern[str]:

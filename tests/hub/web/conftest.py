@@ -80,6 +80,7 @@ class WebHarness:
         FakeStatus("radio.town_centre", "radio"), FakeStatus("radio.night", "radio", state="failed")))
     sessions: Any = None
     throttle: Any = None
+    evidence: Any = None
 
     async def start(self) -> "WebHarness":
         self.bus = BusHarness(self.tmp_path, clock=reactor)
@@ -103,7 +104,7 @@ class WebHarness:
         self.service = WebService(
             bus=self.bus.bus, incidents=self.desk, users=self.users, sessions=self.sessions,
             throttle=self.throttle, partners=PartnerGate(config.partners, reactor), audit=self.audit,
-            directory=self.directory, adapters=self.adapters, adapter_types={"radio": RADIO},
+            directory=self.directory, evidence=self.evidence, adapters=self.adapters, adapter_types={"radio": RADIO},
             plugins=self.plugins, config=config, reactor=reactor, events=self.bus.events,
             static_dir=self.static_dir,
         )

@@ -10,7 +10,8 @@ from hub.web.routes import USER_ROLES
 from tests.hub.web.conftest import PARTNER_KEY
 
 ROLE_USERS = {"operator": "olive", "supervisor": "sam", "admin": "ada", "auditor": "aud"}
-SAMPLE_PARAMS = {"{id}": "inc-1", "{name}": "nobody", "{file}": "app.js", "{plugin}": "demo"}
+SAMPLE_PARAMS = {"{id}": "inc-1", "{name}": "nobody", "{file}": "app.js", "{plugin}": "demo",
+                 "{sha256}": "0" * 64}
 
 
 def concrete(path: str) -> str:
