@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 SOAP_ENV = "http://www.w3.org/2003/05/soap-envelope"
+#: SOAP 1.1: never sent by the hub, but a few old cameras answer in it, faults included.
+SOAP_ENV_11 = "http://schemas.xmlsoap.org/soap/envelope/"
 WSA = "http://www.w3.org/2005/08/addressing"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"

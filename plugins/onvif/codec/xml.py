@@ -77,3 +77,43 @@ def text_of(element: etree._Element | None) -> str | None:
         return None
     stripped = element.text.strip()
     return stripped or None
+
+
+# --- Finding elements by local name ---------------------------------------------------------------
+# Cameras bind the ONVIF namespaces to any prefix they like, and a few put an element in the wrong one
+# of two (tt: for tr2:, an old schema namespace); reply parsers therefore look children up by local name
+# inside an element they already know. These walk direct children only: no XPath compiled per call.
+
+
+def child(element: etree._Element | None, name: str) -> etree._Element | None:
+    """The first direct child of ``element`` whose local name is ``name``, or None."""
+    if element is None:
+        return None
+    suffix = "}" + name
+    for candidate in element:
+        tag = candidate.tag
+        if isinstance(tag, str) and (tag == name or tag.endswith(suffix)):
+            return candidate
+    return None
+
+
+def children(element: etree._Element | None, name: str) -> list[etree._Element]:
+    """Every direct child of ``element`` whose local name is ``name``, in document order."""
+    if element is None:
+        return []
+    suffix = "}" + name
+    found = []
+    for candidate in element:
+        tag = candidate.tag
+        if isinstance(tag, str) and (tag == name or tag.endswith(suffix)):
+            found.append(candidate)
+    return found
+
+
+def path(element: etree._Element | None, *names: str) -> etree._Element | None:
+    """Follow direct children by local name (``path(e, "MediaUri", "Uri")``); None when a step is missing."""
+    for name in names:
+        element = child(element, name)
+        if element is None:
+            return None
+    return element
