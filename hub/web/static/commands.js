@@ -66,10 +66,16 @@ function hasValue(value) {
  *
  * An argument's `value` (the hub read it from the incident's newest event, by the argument's `prefill`
  * path) starts in its field; the operator may change it.
+ *
+ * An argument with `options_from` ("presets") is a drop-down of the entries ({token, name}) under that
+ * name in the attributes of the camera chosen in the form's camera field, re-read when the camera changes
+ * and when the form is unfolded; it is free text while no camera with such a list is chosen. The returned
+ * element's `refreshOptions()` re-reads them (after the camera list changed).
  */
 export function commandForm(spec, { send, pending, toast = () => {}, cameraIds = [], cameras = null, idPrefix = "cmd" }) {
   const fields = [];
   const inputs = [];
+  const optionFields = [];
   for (const argument of spec.arguments || []) {
     const inputId = fieldId(idPrefix, spec, argument);
     const prefilled = hasValue(argument.value) ? String(argument.value) : null;
@@ -79,6 +85,12 @@ export function commandForm(spec, { send, pending, toast = () => {}, cameraIds =
         argument.required ? null : h("option", { value: "" }, "–"),
         (argument.choices || []).map((choice) => h("option", { value: choice }, choice)));
       if (prefilled !== null && (argument.choices || []).includes(prefilled)) input.value = prefilled;
+    } else if (argument.options_from) {
+      input = optionsField(inputId, argument, prefilled);
+      fields.push(h("label", { for: inputId }, argument.title || argument.name, argument.required ? "" : " (optional)"), input.select, input.text);
+      optionFields.push(input);
+      inputs.push([argument, input]);
+      continue;
     } else if (argument.kind === "integer") {
       input = h("input", { id: inputId, type: "number", step: 1, inputmode: "numeric", required: !!argument.required });
       if (prefilled !== null && Number.isInteger(Number(prefilled))) input.value = prefilled;
@@ -139,9 +151,85 @@ export function commandForm(spec, { send, pending, toast = () => {}, cameraIds =
       button.disabled = false;
     }
   });
-  return h("details", { class: "command", dataset: { adapter: spec.adapter, verb: spec.verb } },
+  const details = h("details", { class: "command", dataset: { adapter: spec.adapter, verb: spec.verb } },
     h("summary", {}, h("b", {}, spec.title || spec.verb), " ", h("span", { class: "muted" }, spec.adapter)),
     form);
+  const cameraInput = (inputs.find(([argument]) => argument.kind === "camera") || [])[1] || null;
+  details.refreshOptions = () => {
+    for (const field of optionFields) field.refresh(cameraInput ? cameraInput.value.trim() : "", cameras);
+  };
+  if (optionFields.length) {
+    details.refreshOptions();
+    if (cameraInput) {
+      cameraInput.addEventListener("change", details.refreshOptions);
+      cameraInput.addEventListener("input", details.refreshOptions);
+    }
+    details.addEventListener("toggle", () => { if (details.open) details.refreshOptions(); });
+  }
+  return details;
+}
+
+/**
+ * A field whose choices come from the chosen camera's attributes[argument.options_from]: a <select> when
+ * the camera has such a list, a text box otherwise. Whichever is showing carries the field's id (its
+ * label points at it); `value` and `focus()` act on it.
+ */
+function optionsField(inputId, argument, prefilled) {
+  const select = h("select", { id: inputId, required: !!argument.required, hidden: true, dataset: { optionsFrom: argument.options_from } });
+  const text = h("input", { id: `${inputId}-text`, type: "text", maxlength: argument.max_length || 200, required: !!argument.required, spellcheck: "false" });
+  if (prefilled !== null) {
+    text.value = prefilled;
+    text.dataset.prefilled = "true";
+  }
+  let asked = 0;
+  let usingSelect = false;
+  const show = (useSelect) => {
+    usingSelect = useSelect;
+    select.hidden = !useSelect;
+    text.hidden = useSelect;
+    select.disabled = !useSelect; // a hidden required field must not block the form
+    text.disabled = useSelect;
+    select.id = useSelect ? inputId : `${inputId}-select`;
+    text.id = useSelect ? `${inputId}-text` : inputId;
+  };
+  show(false);
+  return {
+    select,
+    text,
+    get value() {
+      return usingSelect ? select.value : text.value;
+    },
+    focus() {
+      (usingSelect ? select : text).focus();
+    },
+    async refresh(cameraId, cameras) {
+      const ask = ++asked;
+      let entries = null;
+      if (cameraId && cameras) {
+        try {
+          const camera = (await cameras()).find((item) => item.id === cameraId);
+          const listed = camera && camera.attributes ? camera.attributes[argument.options_from] : null;
+          if (Array.isArray(listed)) entries = listed.filter((entry) => entry && hasValue(entry.token));
+        } catch (error) {
+          entries = null;
+        }
+      }
+      if (ask !== asked) return; // a later camera was chosen while this one was being looked up
+      if (!entries || !entries.length) {
+        show(false);
+        return;
+      }
+      const keep = usingSelect ? select.value : (text.value.trim() || prefilled || "");
+      replace(select,
+        h("option", { value: "" }, `Choose ${String(argument.title || argument.name).toLowerCase()}…`),
+        entries.map((entry) => h("option", { value: String(entry.token) },
+          hasValue(entry.name) && String(entry.name) !== String(entry.token) ? `${entry.name} (${entry.token})` : String(entry.token))));
+      const tokens = entries.map((entry) => String(entry.token));
+      const byName = entries.find((entry) => hasValue(entry.name) && String(entry.name) === keep);
+      select.value = tokens.includes(keep) ? keep : byName ? String(byName.token) : "";
+      show(true);
+    },
+  };
 }
 
 async function fillCameraList(list, first, cameras) {

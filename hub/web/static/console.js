@@ -8,6 +8,7 @@
 import { ApiError, del, get, onSessionEnded, post, setCsrfToken } from "./api.js";
 import { byId, h, isTyping, replace } from "./dom.js";
 import { AuditView } from "./audit.js";
+import { CamerasView } from "./cameras.js";
 import { act, canAct, DetailView } from "./detail.js";
 import { stateLabel } from "./format.js";
 import { IncidentStore, isAlarming } from "./incidents.js";
@@ -21,6 +22,8 @@ import { EventStream } from "./stream.js";
 const LOADED_STATES = ["new", "acknowledged", "in_progress", "resolved"];
 const ALARM_REPEAT_MS = 5000;
 const WALL_KEY = "hub.console.wall";
+// The views in tab order; the number keys 1 to 5 switch to them.
+const VIEWS = ["queue", "map", "status", "cameras", "audit"];
 
 let session = null; // {user: {name, role}, csrf_token, idle_timeout_s}
 let store = new IncidentStore();
@@ -60,6 +63,12 @@ const statusView = new StatusView({
   toast,
   session: () => session,
   cameras: () => cameras(),
+});
+const camerasView = new CamerasView({
+  container: byId("cameras-view"),
+  toast,
+  session: () => session,
+  onCamerasChanged: () => { camerasCache = { at: 0, list: null }; },
 });
 const panels = new PanelHost({ container: byId("plugin-panels"), session: () => session });
 const auditView = new AuditView({ container: byId("audit-view") });
@@ -224,6 +233,7 @@ function endSession(message) {
   detail.close();
   statusView.hide();
   statusView.reset();
+  camerasView.reset();
   panels.reset();
   mapView.hide();
   auditView.hide();
@@ -286,6 +296,7 @@ function handleEvents(events) {
     detail.addEvent(event);
   }
   statusView.addEvents(events);
+  camerasView.addEvents(events);
   panels.dispatch(events);
   if (changed) incidentsChanged();
   if (newCritical) alarm.alarm();
@@ -355,7 +366,7 @@ function currentIncidentFromHash() {
 function route() {
   const hash = window.location.hash.replace(/^#/, "");
   const name = hash.split("/")[0] || "queue";
-  showView(["queue", "map", "status", "audit"].includes(name) ? name : "queue");
+  showView(VIEWS.includes(name) ? name : "queue");
   const id = currentIncidentFromHash();
   if (!session) return;
   if (id && detail.id !== id) detail.open(id);
@@ -380,6 +391,7 @@ function showView(name) {
     statusView.hide();
   }
   if (name === "map") mapView.show(); else mapView.hide();
+  if (name === "cameras") camerasView.show(); else camerasView.hide();
   if (name === "audit") {
     if (session.user && session.user.role === "auditor") {
       auditView.show();
@@ -521,8 +533,8 @@ document.addEventListener("keydown", (event) => {
       closeIncident();
       queue.select(queue.selected(), { focus: true });
     }
-  } else if (["1", "2", "3", "4"].includes(key)) {
-    const name = ["queue", "map", "status", "audit"][Number(key) - 1];
+  } else if (/^[1-9]$/.test(key) && Number(key) <= VIEWS.length) {
+    const name = VIEWS[Number(key) - 1];
     if (name !== "audit" || session.user.role === "auditor") {
       event.preventDefault();
       window.location.hash = `#${name}`;

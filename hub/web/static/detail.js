@@ -49,6 +49,9 @@ export class DetailView {
     // half-typed reply, or the outcome of the one just sent, must not vanish with the redraw.
     this.commandForms = new Map();
     this.actionsKey = "";
+    // Evidence images by SHA-256, kept while the incident stays open: the timeline is redrawn as events
+    // arrive, and the same <img> moved into the new row is not fetched again (each fetch is audited).
+    this.evidenceViews = new Map();
   }
 
   get role() {
@@ -69,6 +72,7 @@ export class DetailView {
       this.actionsKey = "";
       this.pendingCommands = new PendingCommands();
       this.commandForms = new Map();
+      this.evidenceViews = new Map();
       replace(this.container, h("p", { class: "empty" }, "Loading…"));
     }
     await this.load();
@@ -326,10 +330,34 @@ export class DetailView {
         h("span", { class: "source" }, event.source || "")),
       h("p", { class: "summary" }, event.summary || ""),
       typeof payload.details === "string" && payload.details ? h("p", { class: "event-details" }, payload.details) : null,
+      this.evidenceView(payload.evidence, payload),
       shown.length
         ? h("details", { class: "payload" }, h("summary", {}, "Details"),
           h("dl", {}, shown.map(([key, value]) => [h("dt", {}, key), h("dd", {}, describe(value))])))
         : null);
+  }
+
+  /** A snapshot kept as evidence: the image (when it is one) and its SHA-256 as text, to check a copy against. */
+  evidenceView(evidence, payload) {
+    if (!evidence || typeof evidence !== "object") return null;
+    const sha = String(evidence.sha256 || "");
+    // The address is made here from the hash alone, never taken from the event: only hub evidence is shown.
+    if (!/^[0-9a-f]{64}$/.test(sha)) return null;
+    const key = `${sha} ${this.id}`;
+    if (this.evidenceViews.has(key)) return this.evidenceViews.get(key);
+    const url = `/api/evidence/${sha}?incident=${encodeURIComponent(this.id)}`;
+    const type = String(evidence.content_type || "");
+    const size = Number(evidence.size);
+    const what = payload && payload.camera ? `Snapshot from camera ${payload.camera}` : "Evidence";
+    const view = h("figure", { class: "evidence", dataset: { sha256: sha } },
+      /^image\/(jpeg|png)$/.test(type)
+        ? h("img", { src: url, alt: `${what}${payload && payload.name ? ` (${payload.name})` : ""}`, loading: "lazy", decoding: "async" })
+        : h("a", { href: url, download: `${sha}` }, `Download ${what.toLowerCase()} (${type || "file"})`),
+      h("figcaption", {},
+        "SHA-256 ", h("code", { class: "sha256" }, sha),
+        Number.isFinite(size) && size > 0 ? h("span", { class: "muted" }, ` · ${Math.round(size / 1024)} KB ${type}`) : null));
+    this.evidenceViews.set(key, view);
+    return view;
   }
 
   renderNotes() {
