@@ -94,7 +94,7 @@ class CameraConfig:
 def _cameras(instance: Any, _attribute: object, value: dict[str, CameraConfig]) -> None:
     if not value:
         raise Expected('at least one camera, as a table [adapters.NAME.cameras."42"] with its host')
-    wrong = sorted(number for number in value if not _CAMERA_NUMBER.match(number))
+    wrong = sorted(str(number) for number in value if not isinstance(number, str) or not _CAMERA_NUMBER.match(number))
     if wrong:
         raise Expected(
             'camera numbers of 1 to 20 letters, digits, ".", "_" or "-", starting with a letter or digit, '
