@@ -5,8 +5,9 @@ The entry point ``onvif = plugins.onvif.plugin:plugin`` names the ``plugin`` obj
 
 from __future__ import annotations
 
-from hub.api import AdapterType
+from hub.api import AdapterType, CliCommand
 from hub.hookspecs import hookimpl
+from plugins.onvif import cli
 from plugins.onvif.adapter import OnvifAdapter
 from plugins.onvif.commands import COMMANDS
 from plugins.onvif.config import OnvifConfig
@@ -34,6 +35,17 @@ class OnvifPlugin:
     @hookimpl
     def hub_register_event_types(self) -> list[type]:
         return list(EVENT_TYPES)
+
+    @hookimpl
+    def hub_register_cli_commands(self) -> list[CliCommand]:
+        return [
+            CliCommand(
+                name="onvif",
+                help="ONVIF tools: 'discover' lists the cameras that answer WS-Discovery, with config lines",
+                add_arguments=cli.add_arguments,
+                run=cli.run,
+            )
+        ]
 
 
 plugin = OnvifPlugin()

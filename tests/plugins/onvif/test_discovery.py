@@ -248,7 +248,7 @@ def test_the_responder_joins_the_group_on_the_discovery_port(reactor):
 def test_the_responder_answers_each_camera_once_spread_over_half_a_second_and_repeats_each(reactor):
     """One ProbeMatches per camera to the prober's address, after a random delay, each sent twice."""
     cameras = [camera(1), camera(2), camera(3)]
-    responder, port = responder_on(reactor, cameras)
+    _responder, port = responder_on(reactor, cameras)
     port.receive(codec.probe("urn:uuid:p1"), ("10.5.5.5", 50000))
     assert port.written == []
     reactor.advance(0.05)
@@ -278,7 +278,7 @@ def test_copies_of_one_probe_are_answered_once(reactor):
 
 
 def test_the_responder_answers_only_probes_for_its_types_and_ignores_other_traffic(reactor):
-    responder, port = responder_on(reactor, [camera(1)])
+    _responder, port = responder_on(reactor, [camera(1)])
     port.receive(codec.probe("urn:uuid:printers", types=("{urn:printers}Printer",)), ("10.5.5.5", 50000))
     port.receive(codec.probe("urn:uuid:devices", types=(codec.DEVICE,)), ("10.5.5.6", 50000))
     port.receive(answer("urn:uuid:x", camera(9)), ("10.5.5.7", 3702))
@@ -299,7 +299,7 @@ def test_stopping_the_responder_cancels_answers_not_yet_sent(reactor):
 def test_the_responder_asks_for_the_camera_list_at_each_probe(reactor):
     """Cameras added to the simulator after it started are found by the next probe."""
     cameras = [camera(1)]
-    responder, port = responder_on(reactor, cameras)
+    _responder, port = responder_on(reactor, cameras)
     cameras.append(camera(2))
     port.receive(codec.probe("urn:uuid:p"), ("10.5.5.5", 50000))
     reactor.advance(1)

@@ -52,7 +52,7 @@ def test_probe_asks_for_network_video_transmitters_under_the_given_message_id():
     """The Probe carries the message id, the Probe action, the discovery To and the NVT type."""
     data = codec.probe("urn:uuid:1111")
     root = codec.parse_datagram(data)
-    header = root.find(f"{{http://www.w3.org/2003/05/soap-envelope}}Header")
+    header = root.find("{http://www.w3.org/2003/05/soap-envelope}Header")
     assert header.findtext(f"{{{WSA_2004}}}MessageID") == "urn:uuid:1111"
     assert header.findtext(f"{{{WSA_2004}}}Action") == f"{WSD}/Probe"
     assert header.findtext(f"{{{WSA_2004}}}To") == "urn:schemas-xmlsoap-org:ws:2005:04:discovery"
@@ -151,7 +151,8 @@ def test_the_2009_discovery_namespace_is_read_too():
 )
 def test_video_devices_are_told_from_other_devices_by_type(types, extra_ns, video):
     """NetworkVideoTransmitter and tds:Device are cameras; a WS-Discovery printer is not."""
-    (match,) = read_matches(envelope(f"<d:ProbeMatches>{match_xml(types=types)}</d:ProbeMatches>", "", extra_ns)).matches
+    data = envelope(f"<d:ProbeMatches>{match_xml(types=types)}</d:ProbeMatches>", "", extra_ns)
+    (match,) = read_matches(data).matches
     assert match.is_video_device is video
 
 
@@ -218,7 +219,8 @@ def test_lists_in_a_reply_are_bounded():
     (match,) = read_matches(envelope(f"<d:ProbeMatches>{match_xml(xaddrs=many_xaddrs)}</d:ProbeMatches>")).matches
     assert len(match.xaddrs) == 64
     huge = "http://10.0.0.1/" + "a" * 5000
-    (match,) = read_matches(envelope(f"<d:ProbeMatches>{match_xml(xaddrs=huge + ' http://10.0.0.2/')}</d:ProbeMatches>")).matches
+    data = envelope(f"<d:ProbeMatches>{match_xml(xaddrs=huge + ' http://10.0.0.2/')}</d:ProbeMatches>")
+    (match,) = read_matches(data).matches
     assert match.xaddrs == ("http://10.0.0.2/",)
 
 
