@@ -209,9 +209,9 @@ def _items(container: etree._Element | None) -> Items:
         name = item.get("Name")
         if name is None:
             continue
-        if tag.endswith("}SimpleItem") or tag == "SimpleItem":
+        if tag.endswith(("}SimpleItem", ":SimpleItem")) or tag == "SimpleItem":
             value = item.get("Value")
-        elif tag.endswith("}ElementItem") or tag == "ElementItem":
+        elif tag.endswith(("}ElementItem", ":ElementItem")) or tag == "ElementItem":
             value = etree.tostring(item[0], encoding="unicode", with_tail=False) if len(item) else ""
         else:
             continue
@@ -229,14 +229,14 @@ def _notification(element: etree._Element) -> Notification:
         tag = part.tag
         if not isinstance(tag, str):
             continue
-        if tag.endswith("}Topic") or tag == "Topic":
+        if tag.endswith(("}Topic", ":Topic")) or tag == "Topic":
             topic = normalise_topic(part)
-        elif tag.endswith("}Message") or tag == "Message":
+        elif tag.endswith(("}Message", ":Message")) or tag == "Message":
             for inner in part:  # wsnt:Message wraps the ONVIF tt:Message
                 if isinstance(inner.tag, str):
                     message = inner
                     break
-        elif tag.endswith("}ProducerReference") or tag == "ProducerReference":
+        elif tag.endswith(("}ProducerReference", ":ProducerReference")) or tag == "ProducerReference":
             producer = _bounded(text_of(child(part, "Address")))
     source = key = data = ()
     operation = raw_utc_time = None
@@ -247,11 +247,11 @@ def _notification(element: etree._Element) -> Notification:
             tag = part.tag
             if not isinstance(tag, str):
                 continue
-            if tag.endswith("}Source") or tag == "Source":
+            if tag.endswith(("}Source", ":Source")) or tag == "Source":
                 source = _items(part)
-            elif tag.endswith("}Key") or tag == "Key":
+            elif tag.endswith(("}Key", ":Key")) or tag == "Key":
                 key = _items(part)
-            elif tag.endswith("}Data") or tag == "Data":
+            elif tag.endswith(("}Data", ":Data")) or tag == "Data":
                 data = _items(part)
     return Notification(
         topic=topic,
@@ -274,11 +274,11 @@ def parse_pull_messages(root: etree._Element) -> PullResult:
         tag = element.tag
         if not isinstance(tag, str):
             continue
-        if tag == _TAG_NOTIFICATION or tag.endswith("}NotificationMessage"):
+        if tag == _TAG_NOTIFICATION or tag.endswith(("}NotificationMessage", ":NotificationMessage")):
             notifications.append(_notification(element))
-        elif tag == _TAG_CURRENT_TIME or tag.endswith("}CurrentTime"):
+        elif tag == _TAG_CURRENT_TIME or tag.endswith(("}CurrentTime", ":CurrentTime")):
             current_time = parse_datetime(text_of(element))
-        elif tag == _TAG_TERMINATION_TIME or tag.endswith("}TerminationTime"):
+        elif tag == _TAG_TERMINATION_TIME or tag.endswith(("}TerminationTime", ":TerminationTime")):
             termination_time = parse_datetime(text_of(element))
     return PullResult(
         current_time=current_time, termination_time=termination_time, notifications=tuple(notifications)

@@ -38,6 +38,24 @@ def _parser() -> etree.XMLParser:
 
 
 _PARSER = _parser()
+# The same parser in recovery mode, used only for a reply whose sole faults are undeclared namespace
+# prefixes (a camera writing <ptz:StopResponse> with no xmlns:ptz): libxml2 then keeps such an element
+# under its literal name ("ptz:StopResponse", no namespace), which the lookups below match by local name.
+_PREFIX_TOLERANT_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+    collect_ids=False,
+    recover=True,
+)
+
+
+def _only_undeclared_prefixes(error_log) -> bool:
+    return len(error_log) > 0 and all(entry.type_name == "NS_ERR_UNDEFINED_NAMESPACE" for entry in error_log)
 
 
 def parse_untrusted(data: bytes, *, max_bytes: int = DEFAULT_MAX_REPLY_BYTES) -> etree._Element:
@@ -51,11 +69,23 @@ def parse_untrusted(data: bytes, *, max_bytes: int = DEFAULT_MAX_REPLY_BYTES) ->
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as error:
-        raise XmlRejected(f"reply is not well-formed XML ({_short(str(error))})") from None
+        if not _only_undeclared_prefixes(error.error_log):
+            raise XmlRejected(f"reply is not well-formed XML ({_short(str(error))})") from None
+        root = _parse_with_undeclared_prefixes(data)
     except ValueError as error:  # lxml refuses some inputs (e.g. str with an encoding declaration)
         raise XmlRejected(f"reply cannot be read as XML ({_short(str(error))})") from None
     if root is None:
         raise XmlRejected("reply holds no element")
+    return root
+
+
+def _parse_with_undeclared_prefixes(data: bytes) -> etree._Element:
+    try:
+        root = etree.fromstring(data, _PREFIX_TOLERANT_PARSER)
+    except etree.XMLSyntaxError as error:
+        raise XmlRejected(f"reply is not well-formed XML ({_short(str(error))})") from None
+    if root is None or not _only_undeclared_prefixes(_PREFIX_TOLERANT_PARSER.error_log):
+        raise XmlRejected("reply is not well-formed XML")
     return root
 
 
@@ -68,7 +98,8 @@ def local_name(element: etree._Element) -> str:
     tag = element.tag
     if not isinstance(tag, str):
         return ""
-    return tag.rsplit("}", 1)[-1]
+    # "prefix:Name" is how an element with an undeclared prefix is named (see _PREFIX_TOLERANT_PARSER).
+    return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1]
 
 
 def text_of(element: etree._Element | None) -> str | None:
@@ -81,18 +112,19 @@ def text_of(element: etree._Element | None) -> str | None:
 
 # --- Finding elements by local name ---------------------------------------------------------------
 # Cameras bind the ONVIF namespaces to any prefix they like, and a few put an element in the wrong one
-# of two (tt: for tr2:, an old schema namespace); reply parsers therefore look children up by local name
-# inside an element they already know. These walk direct children only: no XPath compiled per call.
+# of two (tt: for tr2:, an old schema namespace), and some never declare the prefix at all; reply parsers
+# therefore look children up by local name inside an element they already know. These walk direct
+# children only: no XPath compiled per call.
 
 
 def child(element: etree._Element | None, name: str) -> etree._Element | None:
     """The first direct child of ``element`` whose local name is ``name``, or None."""
     if element is None:
         return None
-    suffix = "}" + name
+    suffixes = ("}" + name, ":" + name)
     for candidate in element:
         tag = candidate.tag
-        if isinstance(tag, str) and (tag == name or tag.endswith(suffix)):
+        if isinstance(tag, str) and (tag == name or tag.endswith(suffixes)):
             return candidate
     return None
 
@@ -101,11 +133,11 @@ def children(element: etree._Element | None, name: str) -> list[etree._Element]:
     """Every direct child of ``element`` whose local name is ``name``, in document order."""
     if element is None:
         return []
-    suffix = "}" + name
+    suffixes = ("}" + name, ":" + name)
     found = []
     for candidate in element:
         tag = candidate.tag
-        if isinstance(tag, str) and (tag == name or tag.endswith(suffix)):
+        if isinstance(tag, str) and (tag == name or tag.endswith(suffixes)):
             found.append(candidate)
     return found
 
