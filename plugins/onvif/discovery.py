@@ -238,6 +238,21 @@ def device_match(
     )
 
 
+def simulated_camera_match(camera: Any) -> codec.ProbeMatch:
+    """What a simulated camera (``sim_camera.SimulatedCamera``) answers a Probe with: its device service at
+    the address it *reports* (so a wrong-address quirk shows in discovery too, as on real cameras), a
+    name that carries its number, and an endpoint reference stable for that number, host and port."""
+    reference = uuid.uuid5(uuid.NAMESPACE_URL, f"hub-onvif-sim://{camera.host}:{camera.port}/{camera.number}")
+    ptz = bool(getattr(camera.quirks, "ptz", True))
+    return device_match(
+        address=reference.urn,
+        xaddrs=[f"{camera.base_url}/onvif/device_service"],
+        name=f"Simulated camera {camera.number}",
+        location="simulator",
+        hardware="SIM-PTZ-1" if ptz else "SIM-FIXED-1",
+    )
+
+
 class _ResponderProtocol(DatagramProtocol):
     def __init__(self, responder: DiscoveryResponder) -> None:
         self._responder = responder

@@ -335,3 +335,23 @@ async def test_a_thousand_simulated_cameras_are_found_over_loopback():
     assert sorted(device.match.address for device in found) == sorted(c.address for c in cameras)
     assert {device.answered_from for device in found} == {"127.0.0.1"}
     assert responder.probes_answered == 1
+
+
+def test_a_simulated_camera_answers_with_the_address_it_reports_and_a_stable_reference():
+    """The reported (possibly wrong, by quirk) address is the XAddr; the reference depends on number and port."""
+
+    class Camera:
+        number = "7"
+        host = "127.0.0.1"
+        port = 18006
+        base_url = "http://127.0.0.1:18006:18006"
+        quirks = type("Quirks", (), {"ptz": True})()
+
+    match = discovery.simulated_camera_match(Camera())
+    assert match.xaddrs == ("http://127.0.0.1:18006:18006/onvif/device_service",)
+    assert match.name == "Simulated camera 7"
+    assert match.hardware == "SIM-PTZ-1"
+    assert match.address == discovery.simulated_camera_match(Camera()).address
+    Camera.port = 18007
+    assert match.address != discovery.simulated_camera_match(Camera()).address
+    assert codec.preferred_address(match).port == 18006
