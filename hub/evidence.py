@@ -171,9 +171,11 @@ class EvidenceStore:
                 os.unlink(temporary)
             except FileNotFoundError:
                 pass
+        # Another writer may have stored the same bytes under another type a moment before: read back
+        # what is there rather than assume it is what this call wrote.
         found = self._find(sha256)
-        # Another writer may have stored the same bytes under another type a moment before us.
-        assert found is not None, f"evidence {sha256} vanished after it was written"
+        if found is None:
+            raise OSError(f"evidence {sha256} is not in {folder} after it was written")
         return found
 
     # --- reading ---------------------------------------------------------------------------------------
