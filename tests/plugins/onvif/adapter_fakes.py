@@ -15,7 +15,7 @@ from twisted.internet.defer import CancelledError, Deferred, succeed
 from hub.api import AdapterContext
 from hub.commands import command_event
 from hub.directory import Directory
-from hub.events import Event, EventFactory
+from hub.events import CommandRequested, Event, EventFactory, Severity, Subject
 from hub.evidence import EvidenceStore
 from hub.testing import BusHarness, settle
 from plugins.onvif.adapter import OnvifAdapter
@@ -312,6 +312,17 @@ class Harness:
         spec = {spec.verb: spec for spec in COMMANDS}[verb]
         event = command_event(self.bus.events, adapter=NAME, adapter_type="onvif", spec=spec, arguments=arguments,
                               requested_by=requested_by, incident_id=incident_id)
+        self.bus.publish(event)
+        self.settle()
+        return event
+
+    def raw_command(self, verb: str, arguments: dict[str, Any]) -> Event:
+        """A command whose arguments nobody checked (a rule or a partner may send anything)."""
+        event = self.bus.events(
+            f"command.onvif.{verb}",
+            CommandRequested(adapter=NAME, verb=verb, arguments=arguments, requested_by="rule:night"),
+            severity=Severity.INFO, subject=Subject(kind="adapter", id=NAME), summary="raw",
+        )
         self.bus.publish(event)
         self.settle()
         return event
