@@ -15,7 +15,7 @@ from __future__ import annotations
 from copy import deepcopy
 from datetime import datetime
 from typing import Literal
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from attrs import field, frozen
 from lxml import etree
@@ -23,7 +23,7 @@ from lxml import etree
 from plugins.onvif.codec import namespaces as ns
 from plugins.onvif.codec.soap import ReplyError, expect
 from plugins.onvif.codec.times import format_duration, parse_datetime
-from plugins.onvif.codec.xml import child, text_of
+from plugins.onvif.codec.xml import child, local_name, text_of
 
 TerminationStyle = Literal["relative", "absolute", "absent"]
 
@@ -212,13 +212,44 @@ def _items(container: etree._Element | None) -> Items:
         if tag.endswith(("}SimpleItem", ":SimpleItem")) or tag == "SimpleItem":
             value = item.get("Value")
         elif tag.endswith(("}ElementItem", ":ElementItem")) or tag == "ElementItem":
-            value = etree.tostring(item[0], encoding="unicode", with_tail=False) if len(item) else ""
+            value = _compact(item)
         else:
             continue
         items.append((_bounded(name), _bounded(value or "")))
         if len(items) >= MAX_ITEMS:
             break
     return tuple(items)
+
+
+def _compact(item: etree._Element) -> str:
+    """An ElementItem's content as short namespace-free XML text (``<Point x="1" y="2"/>``), cut at
+    ``MAX_TEXT`` characters: enough for an operator to read, without the inherited declarations."""
+    parts: list[str] = []
+    size = 0
+
+    def write(element: etree._Element) -> None:
+        nonlocal size
+        if size > MAX_TEXT or not isinstance(element.tag, str):
+            return
+        name = local_name(element)
+        attributes = "".join(
+            f' {str(key).rsplit("}", 1)[-1]}={quoteattr(value)}' for key, value in element.attrib.items()
+        )
+        text = escape(element.text.strip()) if element.text and element.text.strip() else ""
+        inner = [candidate for candidate in element if isinstance(candidate.tag, str)]
+        if not text and not inner:
+            parts.append(f"<{name}{attributes}/>")
+            size += len(parts[-1])
+            return
+        parts.append(f"<{name}{attributes}>{text}")
+        size += len(parts[-1])
+        for candidate in inner:
+            write(candidate)
+        parts.append(f"</{name}>")
+
+    for element in item:
+        write(element)
+    return "".join(parts)[:MAX_TEXT]
 
 
 def _notification(element: etree._Element) -> Notification:
