@@ -233,7 +233,7 @@ def _compact(item: etree._Element) -> str:
             return
         name = local_name(element)
         attributes = "".join(
-            f' {str(key).rsplit("}", 1)[-1]}={quoteattr(value)}' for key, value in element.attrib.items()
+            f" {str(key).rsplit('}', 1)[-1]}={quoteattr(value)}" for key, value in element.attrib.items()
         )
         text = escape(element.text.strip()) if element.text and element.text.strip() else ""
         inner = [candidate for candidate in element if isinstance(candidate.tag, str)]
@@ -311,9 +311,7 @@ def parse_pull_messages(root: etree._Element) -> PullResult:
             current_time = parse_datetime(text_of(element))
         elif tag == _TAG_TERMINATION_TIME or tag.endswith(("}TerminationTime", ":TerminationTime")):
             termination_time = parse_datetime(text_of(element))
-    return PullResult(
-        current_time=current_time, termination_time=termination_time, notifications=tuple(notifications)
-    )
+    return PullResult(current_time=current_time, termination_time=termination_time, notifications=tuple(notifications))
 
 
 # --- Renew, Unsubscribe, SetSynchronizationPoint -----------------------------------------------------

@@ -50,7 +50,7 @@ def odd(body: str) -> bytes:
     """A reply with numbered prefixes (``s``, ``ns2``...), as gSOAP-built firmware writes them."""
     return (
         f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{SOAP12}">'
-        f"<s:Header><ns9:Extra xmlns:ns9=\"urn:vendor\">ignored</ns9:Extra></s:Header>"
+        f'<s:Header><ns9:Extra xmlns:ns9="urn:vendor">ignored</ns9:Extra></s:Header>'
         f"<s:Body>{body}</s:Body></s:Envelope>"
     ).encode()
 
@@ -86,7 +86,8 @@ def system_date_and_time(utc: str, local: str = "", tz: str = "GMT0", daylight_s
         '<tds:GetSystemDateAndTimeResponse xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
         'xmlns:tt="http://www.onvif.org/ver10/schema"><tds:SystemDateAndTime>'
         f"<tt:DateTimeType>Manual</tt:DateTimeType><tt:DaylightSavings>{daylight_savings}</tt:DaylightSavings>"
-        f"<tt:TimeZone><tt:TZ>{escape(tz)}</tt:TZ></tt:TimeZone>{block('UTCDateTime', utc)}{block('LocalDateTime', local)}"
+        f"<tt:TimeZone><tt:TZ>{escape(tz)}</tt:TZ></tt:TimeZone>"
+        f"{block('UTCDateTime', utc)}{block('LocalDateTime', local)}"
         "<tt:Extension/></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
     )
 
@@ -209,7 +210,9 @@ SNAPSHOT_URI_MISSING = hik(
     "<trt:GetSnapshotUriResponse><trt:MediaUri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>"
     "<tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></trt:GetSnapshotUriResponse>"
 )
-SNAPSHOT_URI_EMPTY = hik("<trt:GetSnapshotUriResponse><trt:MediaUri><tt:Uri> </tt:Uri></trt:MediaUri></trt:GetSnapshotUriResponse>")
+SNAPSHOT_URI_EMPTY = hik(
+    "<trt:GetSnapshotUriResponse><trt:MediaUri><tt:Uri> </tt:Uri></trt:MediaUri></trt:GetSnapshotUriResponse>"
+)
 
 # --- PTZ --------------------------------------------------------------------------------------------
 
@@ -254,9 +257,16 @@ def create_pull_point(address: str, current: str, termination: str) -> bytes:
     )
 
 
-def notification(topic: str, data: str = "", source: str = "", *, utc_time: str = "2026-11-22T10:00:05Z",
-                 operation: str | None = "Changed", topic_ns: str = 'xmlns:tns1="http://www.onvif.org/ver10/topics"',
-                 key: str = "") -> str:
+def notification(
+    topic: str,
+    data: str = "",
+    source: str = "",
+    *,
+    utc_time: str = "2026-11-22T10:00:05Z",
+    operation: str | None = "Changed",
+    topic_ns: str = 'xmlns:tns1="http://www.onvif.org/ver10/topics"',
+    key: str = "",
+) -> str:
     """One wsnt:NotificationMessage (as text) with SimpleItems given as ``Name=Value`` comma lists."""
 
     def items(text: str) -> str:
@@ -268,7 +278,8 @@ def notification(topic: str, data: str = "", source: str = "", *, utc_time: str 
     operation_attribute = f' PropertyOperation="{operation}"' if operation is not None else ""
     return (
         "<wsnt:NotificationMessage>"
-        f'<wsnt:Topic {topic_ns} Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">{topic}</wsnt:Topic>'
+        f'<wsnt:Topic {topic_ns} Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">'
+        f"{topic}</wsnt:Topic>"
         "<wsnt:ProducerReference><wsa:Address>uri://5bd24b60-1dd2-11b2-8021-a4144b13c7ab/ProducerReference"
         "</wsa:Address></wsnt:ProducerReference>"
         f'<wsnt:Message><tt:Message UtcTime="{utc_time}"{operation_attribute}>'
@@ -277,8 +288,9 @@ def notification(topic: str, data: str = "", source: str = "", *, utc_time: str 
     )
 
 
-def pull_messages(*messages: str, current: str = "2026-11-22T10:00:06Z",
-                  termination: str = "2026-11-22T10:01:06Z") -> bytes:
+def pull_messages(
+    *messages: str, current: str = "2026-11-22T10:00:06Z", termination: str = "2026-11-22T10:01:06Z"
+) -> bytes:
     return hik(
         f"<tev:PullMessagesResponse><tev:CurrentTime>{current}</tev:CurrentTime>"
         f"<tev:TerminationTime>{termination}</tev:TerminationTime>{''.join(messages)}</tev:PullMessagesResponse>"
@@ -286,12 +298,8 @@ def pull_messages(*messages: str, current: str = "2026-11-22T10:00:06Z",
 
 
 PULL_MESSAGES = pull_messages(
-    notification(
-        "tns1:VideoSource/MotionAlarm", "State=true", "Source=VideoSource_1", operation="Initialized"
-    ),
-    notification(
-        "tns1:Device/Trigger/DigitalInput", "LogicalState=false", "InputToken=DIGIT_INPUT_000"
-    ),
+    notification("tns1:VideoSource/MotionAlarm", "State=true", "Source=VideoSource_1", operation="Initialized"),
+    notification("tns1:Device/Trigger/DigitalInput", "LogicalState=false", "InputToken=DIGIT_INPUT_000"),
     notification(
         "tnsaxis:CameraApplicationPlatform/VMD/Camera1ProfileANY",
         "active=1",
@@ -338,12 +346,12 @@ FAULT_RESOURCE_UNKNOWN = hik(
     "<env:Fault><env:Code><env:Value>env:Receiver</env:Value><env:Subcode><env:Value>ter:Action</env:Value>"
     '</env:Subcode></env:Code><env:Reason><env:Text xml:lang="en">Subscription gone</env:Text></env:Reason>'
     '<env:Detail><wsrf-r:ResourceUnknownFault xmlns:wsrf-r="http://docs.oasis-open.org/wsrf/r-2">'
-    "<wsrf-bf:Timestamp xmlns:wsrf-bf=\"http://docs.oasis-open.org/wsrf/bf-2\">2026-11-22T10:00:00Z</wsrf-bf:Timestamp>"
+    '<wsrf-bf:Timestamp xmlns:wsrf-bf="http://docs.oasis-open.org/wsrf/bf-2">2026-11-22T10:00:00Z</wsrf-bf:Timestamp>'
     "</wsrf-r:ResourceUnknownFault></env:Detail></env:Fault>"
 )
 FAULT_ACTION_NOT_SUPPORTED = hik(
     "<env:Fault><env:Code><env:Value>env:Receiver</env:Value><env:Subcode><env:Value>ter:ActionNotSupported"
-    '</env:Value><env:Subcode><env:Value>ter:NoSuchService</env:Value></env:Subcode></env:Subcode></env:Code>'
+    "</env:Value><env:Subcode><env:Value>ter:NoSuchService</env:Value></env:Subcode></env:Subcode></env:Code>"
     '<env:Reason><env:Text xml:lang="en">Optional Action Not Implemented</env:Text></env:Reason></env:Fault>'
 )
 FAULT_SOAP11 = (

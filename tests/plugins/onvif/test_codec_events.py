@@ -126,7 +126,10 @@ def test_oversized_reference_parameters_are_refused():
 
 def test_pull_messages_asks_with_a_timeout_and_a_limit():
     body = request_body(events.pull_messages(timeout_s=30, message_limit=100))
-    assert [(etree.QName(part).localname, part.text) for part in body] == [("Timeout", "PT30S"), ("MessageLimit", "100")]
+    assert [(etree.QName(part).localname, part.text) for part in body] == [
+        ("Timeout", "PT30S"),
+        ("MessageLimit", "100"),
+    ]
     with pytest.raises(ValueError, match="message_limit"):
         events.pull_messages(timeout_s=30, message_limit=0)
 
@@ -176,19 +179,28 @@ def test_any_prefix_bound_to_the_onvif_topic_namespace_becomes_tns1(topic_ns):
 
 def test_topic_prefixes_declared_on_the_envelope_are_resolved():
     """Hikvision declares tns1 once on the Envelope; the Topic element inherits it."""
-    result = parse(pull_messages(notification("tns1:RuleEngine/CellMotionDetector/Motion", "IsMotion=true", topic_ns="")))
+    result = parse(
+        pull_messages(notification("tns1:RuleEngine/CellMotionDetector/Motion", "IsMotion=true", topic_ns=""))
+    )
     assert result.notifications[0].topic == "tns1:RuleEngine/CellMotionDetector/Motion"
 
 
 def test_prefixes_on_every_segment_are_folded_into_one():
-    result = parse(pull_messages(notification("ns0:RuleEngine/ns0:FieldDetector/ns0:ObjectsInside",
-                                              topic_ns='xmlns:ns0="http://www.onvif.org/ver10/topics"')))
+    result = parse(
+        pull_messages(
+            notification(
+                "ns0:RuleEngine/ns0:FieldDetector/ns0:ObjectsInside",
+                topic_ns='xmlns:ns0="http://www.onvif.org/ver10/topics"',
+            )
+        )
+    )
     assert result.notifications[0].topic == "tns1:RuleEngine/FieldDetector/ObjectsInside"
 
 
 def test_a_default_namespace_topic_gets_the_tns1_prefix():
-    result = parse(pull_messages(notification("VideoSource/SignalLoss",
-                                              topic_ns='xmlns="http://www.onvif.org/ver10/topics"')))
+    result = parse(
+        pull_messages(notification("VideoSource/SignalLoss", topic_ns='xmlns="http://www.onvif.org/ver10/topics"'))
+    )
     assert result.notifications[0].topic == "tns1:VideoSource/SignalLoss"
 
 
@@ -213,14 +225,16 @@ def test_vendor_topic_prefixes_are_kept_as_sent_and_undeclared_tns1_is_trusted()
     ],
 )
 def test_a_malformed_utc_time_is_none_and_its_text_kept(utc_time, expected):
-    (item,) = parse(pull_messages(notification("tns1:VideoSource/MotionAlarm", "State=true", utc_time=utc_time))).notifications
+    (item,) = parse(
+        pull_messages(notification("tns1:VideoSource/MotionAlarm", "State=true", utc_time=utc_time))
+    ).notifications
     assert item.utc_time == expected
     assert item.raw_utc_time == utc_time
 
 
 def test_key_items_and_element_items_are_kept():
     message = (
-        "<wsnt:NotificationMessage><wsnt:Topic Dialect=\"x\">tns1:RuleEngine/LineDetector/Crossed</wsnt:Topic>"
+        '<wsnt:NotificationMessage><wsnt:Topic Dialect="x">tns1:RuleEngine/LineDetector/Crossed</wsnt:Topic>'
         '<wsnt:Message><tt:Message UtcTime="2026-11-22T10:00:05Z">'
         '<tt:Source><tt:SimpleItem Name="Rule" Value="North gate"/></tt:Source>'
         '<tt:Key><tt:SimpleItem Name="ObjectId" Value="12"/></tt:Key>'
@@ -237,7 +251,9 @@ def test_key_items_and_element_items_are_kept():
 
 def test_a_notification_without_a_message_still_arrives_with_its_topic():
     """An event is never dropped for being thin: an unknown shape still gives its topic."""
-    message = '<wsnt:NotificationMessage><wsnt:Topic Dialect="x">tns1:Device/Odd</wsnt:Topic></wsnt:NotificationMessage>'
+    message = (
+        '<wsnt:NotificationMessage><wsnt:Topic Dialect="x">tns1:Device/Odd</wsnt:Topic></wsnt:NotificationMessage>'
+    )
     (item,) = parse(pull_messages(message)).notifications
     assert item.topic == "tns1:Device/Odd"
     assert (item.utc_time, item.source, item.data) == (None, (), ())

@@ -117,8 +117,10 @@ def test_what_is_not_a_duration_is_none(text):
     assert parse_duration(text) is None
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(60, "PT60S"), (60.0, "PT60S"), (0, "PT0S"), (1.5, "PT1.5S"),
-                                               (0.1234, "PT0.123S"), (3600, "PT3600S")])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(60, "PT60S"), (60.0, "PT60S"), (0, "PT0S"), (1.5, "PT1.5S"), (0.1234, "PT0.123S"), (3600, "PT3600S")],
+)
 def test_durations_are_written_in_seconds(seconds, text):
     """Seconds only, the form every camera reads; fractions to the millisecond."""
     assert format_duration(seconds) == text

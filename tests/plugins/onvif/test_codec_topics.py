@@ -43,12 +43,24 @@ def note(topic: str, data=(), source=(), operation: str | None = "Changed") -> N
             [],
             CameraSignal("tamper", True, "ImageTooBlurry"),
         ),
-        ("tns1:VideoSource/ImageTooDark/ImagingService", [("State", "false")], [],
-         CameraSignal("tamper", False, "ImageTooDark")),
-        ("tns1:VideoSource/ImageTooBright/RecordingService", [("State", "1")], [],
-         CameraSignal("tamper", True, "ImageTooBright")),
-        ("tns1:VideoSource/GlobalSceneChange/AnalyticsService", [("State", "true")], [],
-         CameraSignal("tamper", True, "GlobalSceneChange")),
+        (
+            "tns1:VideoSource/ImageTooDark/ImagingService",
+            [("State", "false")],
+            [],
+            CameraSignal("tamper", False, "ImageTooDark"),
+        ),
+        (
+            "tns1:VideoSource/ImageTooBright/RecordingService",
+            [("State", "1")],
+            [],
+            CameraSignal("tamper", True, "ImageTooBright"),
+        ),
+        (
+            "tns1:VideoSource/GlobalSceneChange/AnalyticsService",
+            [("State", "true")],
+            [],
+            CameraSignal("tamper", True, "GlobalSceneChange"),
+        ),
         ("tns1:RuleEngine/TamperDetector/Tamper", [("IsTamper", "true")], [], CameraSignal("tamper", True, "Tamper")),
         ("tns1:VideoSource/SignalLoss", [("State", "true")], [], CameraSignal("video_loss", True, None)),
         (
@@ -63,8 +75,12 @@ def note(topic: str, data=(), source=(), operation: str | None = "Changed") -> N
             [("RelayToken", "Relay1")],
             CameraSignal("relay", False, "Relay1"),
         ),
-        ("tns1:Device/Trigger/Relay", [("LogicalState", "active")], [("RelayToken", "R")],
-         CameraSignal("relay", True, "R")),
+        (
+            "tns1:Device/Trigger/Relay",
+            [("LogicalState", "active")],
+            [("RelayToken", "R")],
+            CameraSignal("relay", True, "R"),
+        ),
         (
             "tns1:RuleEngine/LineDetector/Crossed",
             [("ObjectId", "12")],
@@ -77,8 +93,12 @@ def note(topic: str, data=(), source=(), operation: str | None = "Changed") -> N
             [("Rule", "Car park")],
             CameraSignal("field", False, "Car park"),
         ),
-        ("tns1:Device/HardwareFailure/StorageFailure", [("Failed", "true")], [("Token", "SD_DISK_00")],
-         CameraSignal("storage_failure", True, "SD_DISK_00")),
+        (
+            "tns1:Device/HardwareFailure/StorageFailure",
+            [("Failed", "true")],
+            [("Token", "SD_DISK_00")],
+            CameraSignal("storage_failure", True, "SD_DISK_00"),
+        ),
         ("tns1:PTZController/PTZPresets/Reached", [("PresetToken", "3")], [], CameraSignal("preset", None, "Reached")),
         ("tns1:PTZController/PTZPresets/Invoked", [], [], CameraSignal("preset", None, "Invoked")),
         ("tns1:PTZController/PTZPresets/Aborted", [], [], CameraSignal("preset", None, "Aborted")),
@@ -121,9 +141,14 @@ def test_a_property_event_with_an_unreadable_state_has_state_none():
 def test_classification_from_parsed_replies_with_other_prefixes():
     """End to end: a camera that calls the topic namespace ns2 still gets its motion recognised."""
     reply = pull_messages(
-        notification("ns2:VideoSource/MotionAlarm", "State=true", topic_ns='xmlns:ns2="http://www.onvif.org/ver10/topics"'),
-        notification("ns2:RuleEngine/CellMotionDetector/Motion", "IsMotion=false",
-                     topic_ns='xmlns:ns2="http://www.onvif.org/ver10/topics"'),
+        notification(
+            "ns2:VideoSource/MotionAlarm", "State=true", topic_ns='xmlns:ns2="http://www.onvif.org/ver10/topics"'
+        ),
+        notification(
+            "ns2:RuleEngine/CellMotionDetector/Motion",
+            "IsMotion=false",
+            topic_ns='xmlns:ns2="http://www.onvif.org/ver10/topics"',
+        ),
     )
     signals = [classify(item) for item in parse_pull_messages(parse_untrusted(reply)).notifications]
     assert signals == [CameraSignal("motion", True, None), CameraSignal("motion", False, None)]
