@@ -1,0 +1,281 @@
+"""Simulated ONVIF cameras for the demo, the integration tests and the benchmark.
+
+A fleet of cameras served from one process, one port each (``sim_server``), each camera a sans-IO model
+(``sim_camera``) with Device, Media, Media2, PTZ and Events, WS-Security and HTTP Digest, and every quirk in
+the protocol notes switchable per camera. ``ONVIF_SIMULATOR`` lets ``hub demo`` start one from a
+``[simulators.NAME]`` table; ``add_arguments`` and ``run`` make ``hub onvif-sim`` for a process of its own
+(the benchmark starts it so and waits for its ready line on stdout).
+
+The simulator is written independently of the hub's ONVIF codec, so that each checks the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random as random_module
+import sys
+import typing
+from typing import Any, Literal, Mapping
+
+import attrs
+import structlog
+from attrs import field, frozen
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+
+from hub.api import SimulatorContext, SimulatorType
+from hub.config import Expected, between
+from hub.secrets import Secret
+from plugins.onvif.sim_camera import CameraQuirks, SimulatedCamera
+from plugins.onvif.sim_server import MOTION, SimulatedFleet
+
+__all__ = ["CameraQuirks", "ONVIF_SIMULATOR", "OnvifSimulator", "OnvifSimulatorConfig", "SimulatedCamera",
+           "SimulatedFleet", "add_arguments", "config_from_arguments", "run"]
+
+
+def _ports_fit(instance: Any, _attribute: object, value: int) -> None:
+    if value and value + instance.cameras - 1 > 65535:
+        raise Expected(f"a base port low enough for {instance.cameras} consecutive ports (at most "
+                       f"{65536 - instance.cameras}), or 0 for any free ports")
+
+
+def _camera_numbers(instance: Any, _attribute: object, value: Mapping[str, Any]) -> None:
+    numbers = range(instance.first_number, instance.first_number + instance.cameras)
+    for number in value:
+        if not (number.isdigit() and int(number) in numbers and str(int(number)) == number):
+            raise Expected(f"tables named by the fleet's camera numbers, {numbers.start} to {numbers.stop - 1}")
+
+
+@frozen(kw_only=True)
+class OnvifSimulatorConfig:
+    """A ``[simulators.NAME]`` table with ``type = "onvif"``: ``cameras`` cameras numbered from
+    ``first_number``, camera ``first_number + i`` on port ``base_port + i`` of ``host`` (``base_port = 0``
+    takes any free ports), all with one ``username`` and ``password`` (a secret reference).
+
+    ``event_rate`` is camera events per second across the fleet (0: only those raised on demand).
+    ``quirks`` is how every camera behaves; ``[simulators.NAME.camera."7"]`` replaces it for camera 7.
+    """
+
+    password: Secret
+    cameras: int = field(default=8, validator=between(1, 5000))
+    first_number: int = field(default=1, validator=between(1, 1_000_000))
+    host: str = "127.0.0.1"
+    base_port: int = field(default=18000, validator=[between(0, 65535), _ports_fit])
+    username: str = "hub"
+    event_rate: float = field(default=0.0, validator=between(0, 100_000))
+    quirks: CameraQuirks = field(factory=CameraQuirks)
+    camera: dict[str, CameraQuirks] = field(factory=dict, validator=_camera_numbers)
+    seed: int | None = None
+
+
+class OnvifSimulator(Service):
+    """A simulated fleet as a Twisted service: listening while it runs."""
+
+    def __init__(self, reactor: Any, config: OnvifSimulatorConfig, *, log: Any = None) -> None:
+        self.config = config
+        self.fleet = SimulatedFleet(reactor, config, log=log, random=random_module.Random(config.seed))
+
+    def startService(self) -> Deferred[None]:
+        super().startService()
+        return self.fleet.start()
+
+    def stopService(self) -> Deferred[Any]:
+        super().stopService()
+        return self.fleet.stop()
+
+
+def simulator_factory(context: SimulatorContext) -> OnvifSimulator:
+    return OnvifSimulator(context.reactor, context.config, log=context.log)
+
+
+ONVIF_SIMULATOR = SimulatorType(
+    name="onvif",
+    config_class=OnvifSimulatorConfig,
+    factory=simulator_factory,
+    description="ONVIF cameras (Device, Media, PTZ, pull-point events) on one port each, quirks switchable",
+)
+
+
+# --- hub onvif-sim ---------------------------------------------------------------------------------------
+
+_QUIRK_TYPES = typing.get_type_hints(CameraQuirks)
+
+
+def quirk_value(name: str, text: str) -> Any:
+    """A quirk's value from command-line text, by the field's type (``true``, ``3600``, ``a,b``)."""
+    if name not in _QUIRK_TYPES:
+        raise ValueError(f"no quirk named {name!r}; one of: {', '.join(sorted(_QUIRK_TYPES))}")
+    kind = _QUIRK_TYPES[name]
+    options = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+    if kind is bool:
+        if text.lower() not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+            raise ValueError(f"{name} is true or false")
+        return text.lower() in ("true", "yes", "1", "on")
+    if typing.get_origin(kind) is Literal:
+        if text not in options:
+            raise ValueError(f"{name} is one of {', '.join(map(str, options))}")
+        return text
+    if typing.get_origin(kind) is tuple:
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    if options and text.lower() in ("none", ""):
+        return None
+    target = options[0] if options else kind
+    return target(text)
+
+
+def _quirk_argument(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals:
+        raise argparse.ArgumentTypeError("written NAME=VALUE, e.g. clock_skew_s=3600")
+    return name.strip(), value.strip()
+
+
+def _camera_quirk_argument(text: str) -> tuple[str, str, str]:
+    number, colon, rest = text.partition(":")
+    if not colon:
+        raise argparse.ArgumentTypeError("written NUMBER:NAME=VALUE, e.g. 7:stuck_events=true")
+    return (number.strip(), *_quirk_argument(rest))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cameras", type=int, default=8, help="how many cameras (default 8)")
+    parser.add_argument("--first-number", type=int, default=1, help="the first camera's number (default 1)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--base-port", type=int, default=18000,
+                        help="port of the first camera; the others follow it (default 18000; 0: any free)")
+    parser.add_argument("--event-rate", type=float, default=0.0,
+                        help="camera events per second across the fleet (default 0: only typed ones)")
+    parser.add_argument("--username", default="hub", help="the cameras' user name (default hub)")
+    parser.add_argument("--password-env", default="ONVIF_PASSWORD", metavar="NAME",
+                        help="environment variable holding the cameras' password (default ONVIF_PASSWORD)")
+    parser.add_argument("--quirk", action="append", type=_quirk_argument, default=[], metavar="NAME=VALUE",
+                        help="a quirk for every camera, repeatable (e.g. clock_skew_s=3600)")
+    parser.add_argument("--camera-quirk", action="append", type=_camera_quirk_argument, default=[],
+                        metavar="NUMBER:NAME=VALUE", help="a quirk for one camera, repeatable")
+    parser.add_argument("--seed", type=int, default=None, help="seed for the event generator's choices")
+
+
+def config_from_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> OnvifSimulatorConfig:
+    """The fleet the command line asks for; ``ValueError`` (``Expected`` included) saying what is wrong."""
+    password = environ.get(args.password_env)
+    if not password:
+        raise ValueError(f"set {args.password_env} to the cameras' password (it is never taken on the command line)")
+    try:
+        quirks = CameraQuirks(**{name: quirk_value(name, value) for name, value in args.quirk})
+        per_camera: dict[str, dict[str, Any]] = {}
+        for number, name, value in args.camera_quirk:
+            per_camera.setdefault(number, {})[name] = quirk_value(name, value)
+        cameras = {number: attrs.evolve(quirks, **changes) for number, changes in per_camera.items()}
+    except TypeError as error:
+        raise ValueError(str(error)) from None
+    return OnvifSimulatorConfig(
+        password=Secret(password), cameras=args.cameras, first_number=args.first_number, host=args.host,
+        base_port=args.base_port, username=args.username, event_rate=args.event_rate, quirks=quirks,
+        camera=cameras, seed=args.seed)
+
+
+#: What can be typed at ``hub onvif-sim`` while it runs.
+CONSOLE_HELP = ("motion N on|off | input N on|off | event N TOPIC [on|off] | reboot N | offline N | online N | "
+                "stats | help")
+
+
+def console_command(fleet: SimulatedFleet, line: str) -> str:
+    """Do what one typed line asks of the fleet; the answer to print."""
+    words = line.split()
+    if not words:
+        return ""
+    verb, rest = words[0].lower(), words[1:]
+    try:
+        if verb == "stats" and not rest:
+            return " ".join(f"{key}={value}" for key, value in fleet.stats().items())
+        if not rest or rest[0] not in fleet.cameras:
+            return CONSOLE_HELP
+        camera = fleet.camera(rest[0])
+        states = {"on": True, "off": False}
+        if verb in ("motion", "input") and len(rest) == 2 and rest[1] in states:
+            topic = MOTION if verb == "motion" else "tns1:Device/Trigger/DigitalInput"
+            camera.raise_event(topic, state=states[rest[1]])
+        elif verb == "event" and len(rest) in (2, 3) and (len(rest) == 2 or rest[2] in states):
+            camera.raise_event(rest[1], state=states[rest[2]] if len(rest) == 3 else None)
+        elif verb == "reboot" and len(rest) == 1:
+            camera.reboot()
+        elif verb == "offline" and len(rest) == 1:
+            camera.go_offline()
+        elif verb == "online" and len(rest) == 1:
+            camera.come_back()
+        else:
+            return CONSOLE_HELP
+    except (ValueError, RuntimeError, OSError) as error:
+        return f"cannot: {error}"
+    return "ok"
+
+
+def ready_line(fleet: SimulatedFleet) -> str:
+    """The line printed on stdout once every camera listens: what a script starting the fleet waits for."""
+    first, last = fleet.ports
+    return (f"onvif-sim ready cameras={len(fleet.cameras)} host={fleet.config.host} first_port={first} "
+            f"last_port={last} first_number={fleet.config.first_number} event_rate={fleet.config.event_rate:g}")
+
+
+def _raise_open_file_limit(needed: int) -> None:
+    # A port and a couple of connections per camera: a thousand cameras pass the usual soft limit of 1024.
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft < needed:
+            wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def run(args: argparse.Namespace) -> int:
+    # The one place that starts the real reactor; imported here so that importing this module never does.
+    from twisted.internet import stdio
+    from twisted.internet.task import react
+    from twisted.protocols.basic import LineReceiver
+
+    from hub.logging_setup import configure_logging
+
+    try:
+        config = config_from_arguments(args, os.environ)
+    except ValueError as error:
+        print(f"hub onvif-sim: {error}", file=sys.stderr)
+        return 2
+    configure_logging(level="info", format="console", stream=sys.stderr)
+    _raise_open_file_limit(config.cameras * 4 + 256)
+    log = structlog.get_logger().bind(simulator="onvif-sim")
+
+    class Console(LineReceiver):
+        delimiter = b"\n"
+
+        def __init__(self, fleet: SimulatedFleet) -> None:
+            self._fleet = fleet
+
+        def lineReceived(self, line: bytes) -> None:
+            answer = console_command(self._fleet, line.decode("utf-8", "replace"))
+            if answer:
+                self.sendLine(answer.encode("utf-8"))
+
+    def main(reactor: Any) -> Deferred[None]:
+        fleet = SimulatedFleet(reactor, config, log=log, random=random_module.Random(config.seed))
+
+        def started(_: object) -> Deferred[None]:
+            print(ready_line(fleet), flush=True)
+            if sys.stdin.isatty():
+                stdio.StandardIO(Console(fleet), reactor=reactor)
+                print(f"type: {CONSOLE_HELP}", file=sys.stderr)
+
+            def stopping() -> Deferred[Any]:
+                log.info("camera_fleet_stopping", **fleet.stats())
+                return fleet.stop()
+
+            reactor.addSystemEventTrigger("before", "shutdown", stopping)
+            return Deferred()  # runs until interrupted
+
+        return fleet.start().addCallback(started)
+
+    react(main)
+    return 0  # pragma: no cover - react exits the process
