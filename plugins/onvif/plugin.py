@@ -5,9 +5,9 @@ The entry point ``onvif = plugins.onvif.plugin:plugin`` names the ``plugin`` obj
 
 from __future__ import annotations
 
-from hub.api import AdapterType, CliCommand
+from hub.api import AdapterType, CliCommand, SimulatorType
 from hub.hookspecs import hookimpl
-from plugins.onvif import cli
+from plugins.onvif import cli, simulator
 from plugins.onvif.adapter import OnvifAdapter
 from plugins.onvif.commands import COMMANDS
 from plugins.onvif.config import OnvifConfig
@@ -37,6 +37,10 @@ class OnvifPlugin:
         return list(EVENT_TYPES)
 
     @hookimpl
+    def hub_register_simulators(self) -> list[SimulatorType]:
+        return [simulator.ONVIF_SIMULATOR]
+
+    @hookimpl
     def hub_register_cli_commands(self) -> list[CliCommand]:
         return [
             CliCommand(
@@ -44,7 +48,13 @@ class OnvifPlugin:
                 help="ONVIF tools: 'discover' lists the cameras that answer WS-Discovery, with config lines",
                 add_arguments=cli.add_arguments,
                 run=cli.run,
-            )
+            ),
+            CliCommand(
+                name="onvif-sim",
+                help="run simulated ONVIF cameras, one port each, with events and quirks, to try the adapter with",
+                add_arguments=simulator.add_arguments,
+                run=simulator.run,
+            ),
         ]
 
 

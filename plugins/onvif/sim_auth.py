@@ -15,7 +15,8 @@ import hmac
 import os
 import re
 from collections import OrderedDict, deque
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 from attrs import frozen
 from lxml import etree
@@ -89,7 +90,7 @@ def _text(element: etree._Element | None) -> str | None:
 # --- HTTP Digest -----------------------------------------------------------------------------------------
 
 DigestAlgorithm = Literal["MD5", "SHA-256"]
-_HASHES: dict[str, Callable[[bytes], "hashlib._Hash"]] = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
+_HASHES: dict[str, Callable[[bytes], hashlib._Hash]] = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 _PARAMETER = re.compile(r'\s*([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))\s*,?')
 
 DigestVerdict = Literal["ok", "missing", "stale", "refused"]

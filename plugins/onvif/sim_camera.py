@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter, deque
-from typing import Any, Callable, Iterable, Literal, Mapping, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, Protocol
 
 import attrs
 import structlog
@@ -23,10 +24,10 @@ from lxml import etree
 
 from hub.config import Expected, between
 from hub.secrets import Secret
+from plugins.onvif import sim_replies as replies
 from plugins.onvif.codec.namespaces import SOAP_ENV, TDS, TEV, TPTZ, TR2, TRT, WSNT
 from plugins.onvif.codec.xml import XmlRejected, local_name, parse_untrusted
 from plugins.onvif.sim_auth import DigestGate, UsernameTokenCheck
-from plugins.onvif import sim_replies as replies
 from plugins.onvif.sim_replies import SOAP_CONTENT_TYPE, envelope
 
 Media = Literal["media1", "media2"]
@@ -82,6 +83,7 @@ TOPICS = (
 )
 
 Items = Mapping[str, str] | Iterable[tuple[str, str]]
+Pairs = tuple[tuple[str, str], ...]
 
 
 def default_source(topic: str) -> tuple[tuple[str, str], ...]:
@@ -244,7 +246,7 @@ class PtzState:
 
 
 def _clamp(value: float, low: float, high: float) -> float:
-    return low if value < low else high if value > high else value
+    return low if value < low else min(value, high)
 
 
 # --- the camera ------------------------------------------------------------------------------------------
@@ -289,7 +291,7 @@ class SimulatedCamera:
         self.notifications_delivered = 0
         self.pull_points: dict[str, PullPoint] = {}
         #: (topic, source items) -> (data items, topic namespace): the property states a sync re-sends.
-        self.properties: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[tuple[tuple[str, str], ...], str | None]] = {}
+        self.properties: dict[tuple[str, Pairs], tuple[Pairs, str | None]] = {}
         self.ptz = PtzState()
         #: Set by the server: ``go_offline()``/``come_back()`` returning Deferreds, ``drop_connections()``.
         self.network: Any = None
@@ -667,7 +669,8 @@ class SimulatedCamera:
         timeout_s = DEFAULT_PTZ_TIMEOUT_S if timeout_text is None else replies.parse_duration(timeout_text)
         if timeout_s is None:
             return self._fault(replies.invalid_argument("Timeout is not an xsd:duration"))
-        self.ptz.move(self._clock.seconds(), tuple(_clamp(s, -1, 1) for s in speeds), timeout_s)  # type: ignore[arg-type]
+        pan, tilt, zoom = (_clamp(speed, -1, 1) for speed in speeds)
+        self.ptz.move(self._clock.seconds(), (pan, tilt, zoom), timeout_s)
         return Reply(200, envelope(replies.empty("tptz", "ContinuousMove")))
 
     def _stop(self, request: etree._Element, _pp: Any) -> Reply:

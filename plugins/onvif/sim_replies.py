@@ -10,11 +10,24 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from datetime import datetime, timedelta, timezone
-from typing import Iterable, Literal
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 from xml.sax.saxutils import escape, quoteattr
 
-from plugins.onvif.codec.namespaces import SOAP_ENV, TDS, TER, TEV, TNS1, TPTZ, TR2, TRT, TT, WSA, WSNT
+from plugins.onvif.codec.namespaces import (
+    SOAP_ENV,
+    TDS,
+    TER,
+    TEV,
+    TNS1,
+    TPTZ,
+    TR2,
+    TRT,
+    TT,
+    WSA,
+    WSNT,
+)
 
 WSTOP = "http://docs.oasis-open.org/wsn/t-1"
 WSRF_RW = "http://docs.oasis-open.org/wsrf/rw-2"
@@ -26,9 +39,9 @@ CONCRETE_SET = "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet"
 
 SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Where a camera's clock starts after a power cut when it has no battery-backed clock.
-FACTORY_EPOCH_S = (datetime(2000, 1, 1, tzinfo=timezone.utc) - _EPOCH).total_seconds()
+FACTORY_EPOCH_S = (datetime(2000, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds()
 
 # Every prefix a reply uses is declared once, on the envelope.
 _ENVELOPE_HEAD = (
@@ -37,7 +50,7 @@ _ENVELOPE_HEAD = (
     f'xmlns:tr2="{TR2}" xmlns:tptz="{TPTZ}" xmlns:tev="{TEV}" xmlns:wsnt="{WSNT}" xmlns:wsa="{WSA}" '
     f'xmlns:wstop="{WSTOP}" xmlns:ter="{TER}" xmlns:tns1="{TNS1}" xmlns:wsrf-rw="{WSRF_RW}" '
     f'xmlns:wsrf-r="{WSRF_R}" xmlns:xs="{XS}"><s:Body>'
-).encode("utf-8")
+).encode()
 _ENVELOPE_TAIL = b"</s:Body></s:Envelope>"
 
 
@@ -146,7 +159,7 @@ def parse_datetime(text: str) -> tuple[float, bool] | None:
     year, month, day, hour, minute, second = (int(group) for group in match.groups()[:6])
     fraction, zone = match.group(7), match.group(8)
     try:
-        at = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+        at = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         return None
     seconds = (at - _EPOCH).total_seconds() + (float(fraction) if fraction else 0.0)

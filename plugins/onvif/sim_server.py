@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 import random as random_module
 import time
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from twisted.internet.defer import Deferred, fail, gatherResults, maybeDeferred, succeed
 from twisted.internet.task import LoopingCall
+from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
@@ -116,7 +118,10 @@ class CameraResource(Resource):
 
 class CameraSite(Site):
     """A site that keeps no access log (a thousand of them would each tick a timer every second for its
-    log's date) and remembers its connections, so that a reboot or going offline can drop them."""
+    log's date) and remembers its connections, so that a reboot or going offline can drop them. Its channels
+    are plain HTTP/1.1 ones: no protocol negotiation, one proxy fewer on every read."""
+
+    protocol = HTTPChannel
 
     def __init__(self, resource: Resource, reactor: Any) -> None:
         super().__init__(resource, reactor=reactor, timeout=IDLE_CONNECTION_S)

@@ -16,7 +16,8 @@ import os
 import random as random_module
 import sys
 import typing
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import attrs
 import structlog
@@ -30,8 +31,17 @@ from hub.secrets import Secret
 from plugins.onvif.sim_camera import CameraQuirks, SimulatedCamera
 from plugins.onvif.sim_server import MOTION, SimulatedFleet
 
-__all__ = ["CameraQuirks", "ONVIF_SIMULATOR", "OnvifSimulator", "OnvifSimulatorConfig", "SimulatedCamera",
-           "SimulatedFleet", "add_arguments", "config_from_arguments", "run"]
+__all__ = [
+    "ONVIF_SIMULATOR",
+    "CameraQuirks",
+    "OnvifSimulator",
+    "OnvifSimulatorConfig",
+    "SimulatedCamera",
+    "SimulatedFleet",
+    "add_arguments",
+    "config_from_arguments",
+    "run",
+]
 
 
 def _ports_fit(instance: Any, _attribute: object, value: int) -> None:

@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
 from twisted.internet.task import Clock
 
 from hub.secrets import Secret
-from plugins.onvif.codec.namespaces import SOAP_ENV, TDS, TER, TEV, TPTZ, TR2, TRT, TT, WSA, WSNT
+from plugins.onvif.codec.namespaces import (
+    SOAP_ENV,
+    TDS,
+    TER,
+    TEV,
+    TPTZ,
+    TR2,
+    TRT,
+    TT,
+    WSA,
+    WSNT,
+)
 from plugins.onvif.codec.wsse import username_token
 from plugins.onvif.sim_camera import CameraQuirks, Reply, SimulatedCamera
 
@@ -56,13 +67,13 @@ def envelope(body_xml: str, *, signed_at: float | None = None, username: str = U
     """A SOAP 1.2 request; with ``signed_at`` (seconds since 1970, the camera's clock) a UsernameToken."""
     header = ""
     if signed_at is not None:
-        moment = datetime.fromtimestamp(signed_at, timezone.utc)
+        moment = datetime.fromtimestamp(signed_at, UTC)
         token = username_token(username, password, camera_time=moment, nonce=nonce or counting_bytes(16))
         header = f"<s:Header>{token.header_xml()}</s:Header>"
         if plain:
             header = header.replace(token.digest, password).replace("#PasswordDigest", "#PasswordText")
     return (f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{SOAP_ENV}">{header}'
-            f"<s:Body>{body_xml}</s:Body></s:Envelope>").encode("utf-8")
+            f"<s:Body>{body_xml}</s:Body></s:Envelope>").encode()
 
 
 def call(camera: SimulatedCamera, path: str, body_xml: str, *, signed: bool = True, **kwargs: Any) -> Any:

@@ -193,7 +193,8 @@ def test_profiles_and_uris_through_media_and_media2(path, prefix):
         "rtsp://127.0.0.1:554/stream/7/Profile_2"]
     assert texts(call(camera, path, operation(prefix, "GetSnapshotUri", token)), uri) == [
         "http://127.0.0.1:8080/snapshot/Profile_2.png"]
-    unknown = call(camera, path, operation(prefix, "GetStreamUri", f"<{prefix}:ProfileToken>nope</{prefix}:ProfileToken>"))
+    nope = f"<{prefix}:ProfileToken>nope</{prefix}:ProfileToken>"
+    unknown = call(camera, path, operation(prefix, "GetStreamUri", nope))
     assert fault_subcodes(unknown) == ["ter:InvalidArgVal", "ter:NoProfile"]
 
 

@@ -25,7 +25,13 @@ from tests.plugins.onvif.simulator_client import (
     texts,
 )
 from tests.plugins.onvif.test_simulator_camera import INFO, TIME, camera_time, move
-from tests.plugins.onvif.test_simulator_events import MOTION, address_path, create, lifetime, pull
+from tests.plugins.onvif.test_simulator_events import (
+    MOTION,
+    address_path,
+    create,
+    lifetime,
+    pull,
+)
 
 PROFILE = "<tptz:ProfileToken>Profile_1</tptz:ProfileToken>"
 
