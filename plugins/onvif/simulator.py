@@ -23,11 +23,12 @@ import attrs
 import structlog
 from attrs import field, frozen
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 
 from hub.api import SimulatorContext, SimulatorType
 from hub.config import Expected, between
 from hub.secrets import Secret
+from plugins.onvif.discovery import DiscoveryResponder, simulated_camera_match
 from plugins.onvif.sim_camera import CameraQuirks, SimulatedCamera
 from plugins.onvif.sim_server import MOTION, SimulatedFleet
 
@@ -65,6 +66,8 @@ class OnvifSimulatorConfig:
 
     ``event_rate`` is camera events per second across the fleet (0: only those raised on demand).
     ``quirks`` is how every camera behaves; ``[simulators.NAME.camera."7"]`` replaces it for camera 7.
+    ``discovery`` answers WS-Discovery Probes on 239.255.255.250:3702 for every camera (off by default: the
+    port is the real cameras' and tests need no multicast).
     """
 
     password: Secret
@@ -77,6 +80,14 @@ class OnvifSimulatorConfig:
     quirks: CameraQuirks = field(factory=CameraQuirks)
     camera: dict[str, CameraQuirks] = field(factory=dict, validator=_camera_numbers)
     seed: int | None = None
+    discovery: bool = False
+
+
+def fleet_discovery(reactor: Any, fleet: SimulatedFleet, log: Any = None) -> DiscoveryResponder:
+    """A WS-Discovery responder answering for every camera of ``fleet`` with the address it reports."""
+    return DiscoveryResponder(
+        reactor, lambda: [simulated_camera_match(camera) for camera in fleet.cameras.values()], log=log
+    )
 
 
 class OnvifSimulator(Service):
@@ -85,14 +96,21 @@ class OnvifSimulator(Service):
     def __init__(self, reactor: Any, config: OnvifSimulatorConfig, *, log: Any = None) -> None:
         self.config = config
         self.fleet = SimulatedFleet(reactor, config, log=log, random=random_module.Random(config.seed))
+        self.discovery = fleet_discovery(reactor, self.fleet, log) if config.discovery else None
 
     def startService(self) -> Deferred[None]:
         super().startService()
-        return self.fleet.start()
+        starting = self.fleet.start()
+        if self.discovery is not None:  # after the cameras listen: their ports are in the answers
+            discovery = self.discovery
+            starting.addCallback(lambda _: discovery.startService())
+        return starting
 
     def stopService(self) -> Deferred[Any]:
         super().stopService()
-        return self.fleet.stop()
+        if self.discovery is None or not self.discovery.running:
+            return self.fleet.stop()
+        return maybeDeferred(self.discovery.stopService).addBoth(lambda _: self.fleet.stop())
 
 
 def simulator_factory(context: SimulatorContext) -> OnvifSimulator:
@@ -164,6 +182,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camera-quirk", action="append", type=_camera_quirk_argument, default=[],
                         metavar="NUMBER:NAME=VALUE", help="a quirk for one camera, repeatable")
     parser.add_argument("--seed", type=int, default=None, help="seed for the event generator's choices")
+    parser.add_argument("--discovery", action="store_true",
+                        help="answer WS-Discovery probes (239.255.255.250:3702) for every camera")
 
 
 def config_from_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> OnvifSimulatorConfig:
@@ -182,7 +202,7 @@ def config_from_arguments(args: argparse.Namespace, environ: Mapping[str, str]) 
     return OnvifSimulatorConfig(
         password=Secret(password), cameras=args.cameras, first_number=args.first_number, host=args.host,
         base_port=args.base_port, username=args.username, event_rate=args.event_rate, quirks=quirks,
-        camera=cameras, seed=args.seed)
+        camera=cameras, seed=args.seed, discovery=args.discovery)
 
 
 #: What can be typed at ``hub onvif-sim`` while it runs.
@@ -271,6 +291,7 @@ def run(args: argparse.Namespace) -> int:
 
     def main(reactor: Any) -> Deferred[None]:
         fleet = SimulatedFleet(reactor, config, log=log, random=random_module.Random(config.seed))
+        responder = fleet_discovery(reactor, fleet, log) if config.discovery else None
 
         def started(_: object) -> Deferred[None]:
             print(ready_line(fleet), flush=True)
@@ -280,12 +301,17 @@ def run(args: argparse.Namespace) -> int:
 
             def stopping() -> Deferred[Any]:
                 log.info("camera_fleet_stopping", **fleet.stats())
-                return fleet.stop()
+                if responder is None:
+                    return fleet.stop()
+                return maybeDeferred(responder.stopService).addBoth(lambda _: fleet.stop())
 
             reactor.addSystemEventTrigger("before", "shutdown", stopping)
             return Deferred()  # runs until interrupted
 
-        return fleet.start().addCallback(started)
+        starting = fleet.start()
+        if responder is not None:
+            starting.addCallback(lambda _: responder.startService())
+        return starting.addCallback(started)
 
     react(main)
     return 0  # pragma: no cover - react exits the process

@@ -355,3 +355,44 @@ def test_a_simulated_camera_answers_with_the_address_it_reports_and_a_stable_ref
     Camera.port = 18007
     assert match.address != discovery.simulated_camera_match(Camera()).address
     assert codec.preferred_address(match).port == 18006
+
+
+class FakeUdpMemoryReactor(FakeUdpReactor):
+    """A memory reactor (TCP listens recorded, never opened) with the fake UDP ports above."""
+
+    def __init__(self) -> None:
+        from twisted.internet.testing import MemoryReactor
+
+        super().__init__()
+        self._memory = MemoryReactor()
+
+    def listenTCP(self, *args: Any, **kwargs: Any) -> Any:
+        return self._memory.listenTCP(*args, **kwargs)
+
+
+def test_the_simulator_answers_discovery_for_its_cameras_only_when_asked():
+    """With ``discovery = true`` the simulator joins the group after its cameras listen and answers for
+    each with its own port; without it, no UDP port is opened."""
+    from hub.secrets import Secret
+    from plugins.onvif.simulator import OnvifSimulator, OnvifSimulatorConfig
+
+    reactor = FakeUdpMemoryReactor()
+    quiet = OnvifSimulator(reactor, OnvifSimulatorConfig(password=Secret("pw"), cameras=2), log=LOG)
+    quiet.startService()
+    assert reactor.ports == []
+    quiet.stopService()
+
+    config = OnvifSimulatorConfig(password=Secret("pw"), cameras=2, first_number=7, base_port=18100, discovery=True)
+    simulator = OnvifSimulator(reactor, config, log=LOG)
+    simulator.startService()
+    (kind, port), = reactor.ports
+    assert (kind, port.number, port.groups) == ("multicast", 3702, [(codec.MULTICAST_GROUP, "0.0.0.0")])
+    port.receive(codec.probe("urn:uuid:p"), ("10.5.5.5", 50000))
+    reactor.advance(1)
+    replies = [codec.parse_probe_matches(codec.parse_datagram(data)) for data, _ in port.written]
+    assert {match.name: match.xaddrs for reply in replies for match in reply.matches} == {
+        "Simulated camera 7": ("http://127.0.0.1:18100/onvif/device_service",),
+        "Simulated camera 8": ("http://127.0.0.1:18101/onvif/device_service",),
+    }
+    simulator.stopService()
+    assert not port.listening

@@ -9,7 +9,6 @@ import select
 import shutil
 import subprocess
 import sys
-import textwrap
 import tomllib
 import uuid
 from pathlib import Path
@@ -176,29 +175,6 @@ def test_the_command_wants_a_sub_command():
 
 # --- The real thing: multicast in a network namespace ------------------------------------------------------
 
-RESPONDER = textwrap.dedent(
-    """
-    import sys
-    import structlog
-    from twisted.internet import reactor
-    from plugins.onvif.discovery import DiscoveryResponder, device_match
-
-    cameras = [
-        device_match(address="urn:uuid:00000000-0000-4000-8000-00000000000%d" % n,
-                     xaddrs=["http://127.0.0.1:%d/onvif/device_service" % (18000 + n)],
-                     name="Sim camera %d" % n, location="city/Leeds", hardware="SIM-PTZ")
-        for n in (1, 2, 3)
-    ]
-    log = structlog.wrap_logger(structlog.PrintLogger(sys.stderr))  # stdout is for "ready" alone
-    responder = DiscoveryResponder(reactor, lambda: cameras, log=log)
-    def ready(_):
-        print("ready", flush=True)
-    reactor.callWhenRunning(lambda: responder.startService().addCallback(ready))
-    reactor.run()
-    """
-)
-
-
 def _why_no_namespace() -> str | None:
     if sys.platform != "linux":
         return "network namespaces are Linux only"
@@ -234,22 +210,25 @@ def namespace():
 
 @pytest.mark.slow
 def test_hub_onvif_discover_finds_simulated_cameras_by_multicast_and_prints_their_config(namespace):
-    """A responder joined to 239.255.255.250:3702 answers for three cameras; the hub command, run in the
-    same namespace, multicasts its Probe, lists all three and prints tables the config accepts."""
-    responder = subprocess.Popen(
-        ["ip", "netns", "exec", namespace, str(PYTHON), "-c", RESPONDER],
+    """``hub onvif-sim --discovery`` joins 239.255.255.250:3702 for three cameras; ``hub onvif discover``, run
+    in the same namespace, multicasts its Probe, lists all three and prints tables the config accepts."""
+    simulator = subprocess.Popen(
+        ["ip", "netns", "exec", namespace, str(HUB), "onvif-sim", "--cameras", "3", "--base-port", "18001",
+         "--discovery"],
         cwd=ROOT,
+        env={**os.environ, "ONVIF_PASSWORD": "discovery-test"},
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        # A responder that never starts must fail the test, not hang it.
-        readable, _, _ = select.select([responder.stdout], [], [], 20)
-        first_line = responder.stdout.readline().strip() if readable else "(nothing within 20 s)"
-        if first_line != "ready":
-            responder.terminate()
-            pytest.fail(f"the responder did not start: {first_line!r} {responder.stderr.read()}")
+        # A simulator that never starts must fail the test, not hang it.
+        readable, _, _ = select.select([simulator.stdout], [], [], 20)
+        first_line = simulator.stdout.readline().strip() if readable else "(nothing within 20 s)"
+        if not first_line.startswith("onvif-sim ready"):
+            simulator.terminate()
+            pytest.fail(f"the simulator did not start: {first_line!r} {simulator.stderr.read()}")
         for extra in ([], ["--interface", "127.0.0.1"]):
             run = subprocess.run(
                 ["ip", "netns", "exec", namespace, str(HUB), "onvif", "discover", "--wait", "1.5", *extra],
@@ -262,20 +241,23 @@ def test_hub_onvif_discover_finds_simulated_cameras_by_multicast_and_prints_thei
             assert run.returncode == 0, run.stderr
             assert "Traceback" not in run.stderr
             assert run.stdout.startswith("# 3 ONVIF device(s) answered on the local network\n")
-            assert "#   urn:uuid:00000000-0000-4000-8000-000000000002  (answered from 127.0.0.1)" in run.stdout
+            assert "#     name: Simulated camera 2\n" in run.stdout
+            assert "#     XAddr: http://127.0.0.1:18002/onvif/device_service\n" in run.stdout
             cameras = tables(run.stdout)
             assert cameras == {
                 str(n): {
-                    "name": f"Sim camera {n}",
+                    "name": f"Simulated camera {n}",
                     "host": "127.0.0.1",
                     "port": 18000 + n,
                     "path": "/onvif/device_service",
                 }
                 for n in (1, 2, 3)
             }
+            for table in cameras.values():
+                CameraConfig(**table)
     finally:
-        responder.terminate()
-        responder.wait(timeout=10)
+        simulator.terminate()
+        simulator.wait(timeout=10)
 
 
 @pytest.mark.slow
