@@ -139,6 +139,10 @@ export class DetailView {
 
   render() {
     const incident = this.data.incident;
+    // The note and owner fields are kept across redraws; one being typed in keeps the keyboard too, or
+    // the rest of what the operator types would land on the page as shortcut keys.
+    const typing = [this.noteText, this.ownerInput].find((field) => field && field === document.activeElement) || null;
+    const caret = typing ? [typing.selectionStart, typing.selectionEnd] : null;
     this.summary = h("header", { class: "detail-head" });
     this.actions = h("section", { class: "detail-actions", "aria-label": "Actions" });
     this.commands = h("section", { class: "detail-commands", "aria-label": "Commands" });
@@ -163,6 +167,10 @@ export class DetailView {
     this.renderNotes();
     this.renderHistory();
     this.renderCameras();
+    if (typing && typing.isConnected) {
+      typing.focus();
+      typing.setSelectionRange(caret[0], caret[1]);
+    }
   }
 
   renderSummary() {
@@ -355,7 +363,7 @@ export class DetailView {
         : h("a", { href: url, download: `${sha}` }, `Download ${what.toLowerCase()} (${type || "file"})`),
       h("figcaption", {},
         "SHA-256 ", h("code", { class: "sha256" }, sha),
-        Number.isFinite(size) && size > 0 ? h("span", { class: "muted" }, ` · ${Math.round(size / 1024)} KB ${type}`) : null));
+        Number.isFinite(size) && size > 0 ? h("span", { class: "muted" }, ` · ${size < 1024 ? `${size} bytes` : `${Math.round(size / 1024)} KB`} ${type}`) : null));
     this.evidenceViews.set(key, view);
     return view;
   }
