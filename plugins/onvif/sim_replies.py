@@ -7,6 +7,8 @@ schemas (elements in schema order, so that a strict client such as zeep reads th
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import struct
 import zlib
@@ -125,6 +127,11 @@ def moment(epoch_s: float) -> datetime:
 
 def xsd_datetime(epoch_s: float, malformed: Malformed = "none") -> str:
     """An xsd:dateTime in UTC with ``Z``, or one of the broken forms cameras are seen sending."""
+    return _xsd_datetime(math.floor(epoch_s), malformed)
+
+
+@functools.lru_cache(maxsize=4096)  # a busy fleet writes the same second into hundreds of replies
+def _xsd_datetime(epoch_s: int, malformed: Malformed) -> str:
     if malformed == "zeros":
         return "0000-00-00T00:00:00Z"
     at = moment(epoch_s)
@@ -151,6 +158,7 @@ def parse_duration(text: str) -> float | None:
     return parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
 
 
+@functools.lru_cache(maxsize=4096)  # clients sign many requests within the same second
 def parse_datetime(text: str) -> tuple[float, bool] | None:
     """An absolute xsd:dateTime as (epoch seconds, whether it ended in ``Z``); no zone is read as UTC."""
     match = _DATETIME.match(text.strip())

@@ -242,10 +242,16 @@ def console_command(fleet: SimulatedFleet, line: str) -> str:
 
 
 def ready_line(fleet: SimulatedFleet) -> str:
-    """The line printed on stdout once every camera listens: what a script starting the fleet waits for."""
+    """The line printed on stdout once every camera listens: what a script starting the fleet waits for.
+
+    ``onvif-sim ready cameras=N host=H first_port=P last_port=Q first_number=F event_rate=R``, and with
+    ``--base-port 0`` also ``ports=P1,P2,...`` in camera order."""
     first, last = fleet.ports
-    return (f"onvif-sim ready cameras={len(fleet.cameras)} host={fleet.config.host} first_port={first} "
+    line = (f"onvif-sim ready cameras={len(fleet.cameras)} host={fleet.config.host} first_port={first} "
             f"last_port={last} first_number={fleet.config.first_number} event_rate={fleet.config.event_rate:g}")
+    if not fleet.config.base_port:  # ports the system chose are in no order: name each camera's
+        line += " ports=" + ",".join(str(camera.port) for camera in fleet.cameras.values())
+    return line
 
 
 def _raise_open_file_limit(needed: int) -> None:
