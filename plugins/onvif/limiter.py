@@ -15,7 +15,8 @@ per-camera cap of 2 with room for one real request.
 from __future__ import annotations
 
 from collections import deque
-from typing import Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from twisted.internet.defer import CancelledError, Deferred
 
@@ -32,14 +33,14 @@ class LimiterBusy(Exception):
 class _Slots:
     """A counted set of slots with a FIFO of Deferreds waiting for one."""
 
-    __slots__ = ("limit", "in_use", "waiting")
+    __slots__ = ("in_use", "limit", "waiting")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.in_use = 0
         self.waiting: deque[Deferred[None]] = deque()
 
-    def take(self) -> "Deferred[None] | None":
+    def take(self) -> Deferred[None] | None:
         """None if a slot was free (and is now taken); otherwise a Deferred that fires once it is."""
         if self.in_use < self.limit and not self.waiting:
             self.in_use += 1
