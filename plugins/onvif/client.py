@@ -394,7 +394,13 @@ class CameraClient:
                                              max_bytes=self.max_snapshot_bytes)
 
         try:
-            return await self._limited("GetSnapshot", fetch)
+            try:
+                return await self._limited("GetSnapshot", fetch)
+            except ConnectionClosed as error:
+                if not error.before_reply:
+                    raise
+                # A GET is safe to repeat, and the connection may just have been closed under it.
+                return await self._limited("GetSnapshot", fetch)
         except TransportError as error:
             raise self._transport_error("snapshot", error) from None
 

@@ -227,10 +227,15 @@ class HttpTransport:
         self._pool.cachedConnectionTimeout = IDLE_CONNECTION_S
         # POSTs are never retried by the pool anyway; saying so keeps GETs (snapshots) the same.
         self._pool.retryAutomatically = False
-        agent_options: dict[str, Any] = {"connectTimeout": connect_timeout_s, "pool": self._pool}
+        agent_options: dict[str, Any] = {"connectTimeout": connect_timeout_s}
         if tls_policy is not None:
             agent_options["contextFactory"] = tls_policy
-        self._agent = Agent(reactor, **agent_options)
+        self._agent = Agent(reactor, pool=self._pool, **agent_options)
+        # Many embedded camera servers speak HTTP/1.0: they close the connection after each reply without
+        # saying "Connection: close", and Twisted's client would keep the socket for the next request, which
+        # then dies on it. Hosts seen answering so get a connection per request instead.
+        self._one_shot_agent = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False), **agent_options)
+        self._closing_hosts: set[tuple[bytes, bytes, int]] = set()
         self._challenges: dict[tuple[bytes, bytes, int], _DigestState] = {}
         self._soap_headers: dict[str | None, Headers] = {}
 
@@ -308,9 +313,9 @@ class HttpTransport:
         if authorization is not None:
             headers = headers.copy() if headers is not None else Headers()
             headers.setRawHeaders(b"authorization", [authorization.encode("latin-1")])
+        agent = self._one_shot_agent if target.host_key in self._closing_hosts else self._agent
         try:
-            response = await self._agent.request(method, target.uri, headers,
-                                                 _BytesBody(body) if body is not None else None)
+            response = await agent.request(method, target.uri, headers, _BytesBody(body) if body is not None else None)
         except CancelledError:
             raise
         except (internet_error.ConnectError, internet_error.DNSLookupError) as error:
@@ -321,6 +326,8 @@ class HttpTransport:
             if _is_closed(error):
                 raise ConnectionClosed("camera closed the connection before replying", before_reply=True) from None
             raise TransportError(f"request failed ({_describe(error)})") from None
+        if _closes_after_reply(response):
+            self._closing_hosts.add(target.host_key)
         expected = None if response.length is UNKNOWN_LENGTH else response.length
         reader = _CappedBody(max_bytes, expected)
         response.deliverBody(reader)
@@ -354,6 +361,14 @@ class HttpTransport:
             )
         except ValueError as error:  # a username with control characters; the message names no value
             raise TransportError(f"cannot answer the camera's digest challenge ({error})") from None
+
+
+def _closes_after_reply(response: Any) -> bool:
+    """An HTTP/1.0 reply without ``Connection: keep-alive``: the server closes after it."""
+    if tuple(response.version[1:]) != (1, 0):
+        return False
+    connection = b",".join(response.headers.getRawHeaders(b"connection", ())).lower()
+    return b"keep-alive" not in connection
 
 
 def _wraps(error: BaseException, kind: type) -> bool:

@@ -509,3 +509,14 @@ def test_camera_time_follows_the_hub_clock_plus_the_offset(clock):
     client = make_client(clock)
     client.clock_offset_s = -120.0
     assert client.camera_time() == datetime.fromtimestamp(HUB_T0 - 120, UTC)
+
+
+def test_a_snapshot_whose_connection_closed_before_any_reply_is_fetched_once_more(clock, transport):
+    """A GET is safe to repeat; a second closed connection is reported as unreachable."""
+    transport.on("GetSnapshotUri", snapshot_uri("http://x/snap.jpg"), snapshot_uri("http://x/snap.jpg"))
+    closed = ConnectionClosed("closed", before_reply=True)
+    transport.on_get(closed, ("image/jpeg", b"\xff\xd8\xff"), closed, closed)
+    client = media_client(clock, transport, TRT)
+    assert success_result_of(call_of(client.snapshot("P"))) == ("image/jpeg", b"\xff\xd8\xff")
+    failure_result_of(call_of(client.snapshot("P"))).trap(CameraUnreachable)
+    assert len(transport.gets) == 4

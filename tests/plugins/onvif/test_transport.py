@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
+from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.internet.task import deferLater
 from twisted.web import resource, server
 
@@ -121,6 +122,27 @@ def camera():
     pytest_twisted.blockon(port.stopListening())
 
 
+class Http10Camera(Protocol):
+    """An embedded camera server speaking HTTP/1.0: one reply per connection, closed with no
+    ``Connection: close`` said (ipycam and many cheap cameras)."""
+
+    def __init__(self, connections: list[int]) -> None:
+        self._buffer = b""
+        connections.append(1)
+
+    def dataReceived(self, data: bytes) -> None:
+        self._buffer += data
+        head, separator, body = self._buffer.partition(b"\r\n\r\n")
+        if not separator:
+            return
+        length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1)) if b"ength" in head else 0
+        if len(body) < length:
+            return
+        self.transport.write(b"HTTP/1.0 200 OK\r\nContent-Type: application/soap+xml\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(SOAP_REPLY), SOAP_REPLY))
+        self.transport.loseConnection()
+
+
 @pytest.fixture
 def transport():
     transport = HttpTransport(reactor, max_reply_bytes=CAP, connect_timeout_s=2)
@@ -149,6 +171,22 @@ async def test_requests_reuse_one_persistent_connection(camera, transport):
     for _ in range(3):
         await transport.post(f"{base}/ok", b"<r/>", action=None, timeout_s=5, digest=None)
     assert len({sent["client_port"] for sent in resource_.requests}) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_http_10_camera_gets_a_fresh_connection_for_each_request(transport):
+    """Requests right after each other to a server that closes after every reply all succeed: the hub
+    does not write the next request on the connection the camera is closing."""
+    connections: list[int] = []
+    factory = ServerFactory.forProtocol(lambda: Http10Camera(connections))
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        url = f"http://127.0.0.1:{port.getHost().port}/onvif/device_service"
+        for _ in range(4):
+            assert await transport.post(url, b"<r/>", action=None, timeout_s=5, digest=None) == SOAP_REPLY
+        assert len(connections) == 4
+    finally:
+        await port.stopListening()
 
 
 @pytest_twisted.ensureDeferred
