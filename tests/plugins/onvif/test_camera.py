@@ -435,3 +435,17 @@ def test_a_timeout_unreachable_error_is_a_failure_like_any_other(camera):
     assert fake.subscription.opened == 1
     camera.advance(5)
     assert fake.subscription.opened == 2
+
+
+def test_a_camera_without_an_events_service_is_degraded_but_still_steerable(captured_logs, hub_bus):
+    """GetServices lists no Events service: the subscription cannot open; the camera is degraded, and
+    its presets still work."""
+    harness = Harness(hub_bus, fleet(failures_before_offline=1))
+    harness.cameras["42"].subscribe_error = CameraReplyError("camera offers no Events service")
+    harness.start()
+    [degraded] = harness.events("onvif.camera.degraded")
+    assert degraded.payload.reason == "events cannot be subscribed: camera offers no Events service"
+    harness.command("goto_preset", camera="42", preset="Market Sq")
+    assert harness.outcomes() == [("delivered", "camera 42 is turning to preset Market Sq (1)")]
+    harness.stop()
+    assert_no_pending_timers(harness.clock)
