@@ -201,7 +201,8 @@ class CameraEvents:
             if kind in STUCK_KINDS:
                 alarm.stuck_timer = self._clock.callLater(self._stuck_after_s, self._stuck, key)
             payload = CameraAlarmStarted(camera=self._ref, kind=kind, topic=notification.topic, detail=detail,
-                                         source=alarm.source, camera_time=notification.raw_utc_time)
+                                         source=alarm.source, camera_time=notification.raw_utc_time,
+                                         data=_items(notification.data))
             self._send(f"{ALARM_TOPICS[kind]}.started", payload, _STARTED_SEVERITY[kind],
                        f"{_WORDS[kind]} started", notification.utc_time, detail)
         elif not state and alarm.active:
@@ -228,7 +229,7 @@ class CameraEvents:
         payload = CameraAlarmEnded(
             camera=self._ref, kind=alarm.kind, topic=alarm.topic, detail=alarm.detail, source=alarm.source,
             camera_time=notification.raw_utc_time if notification is not None else None, stale=stale,
-            lasted_s=lasted,
+            lasted_s=lasted, data=_items(notification.data) if notification is not None else (),
         )
         words = f"{_WORDS[alarm.kind]} ended"
         if stale:

@@ -141,6 +141,7 @@ class CameraAlarmStarted:
     ``kind`` is the alarm (``motion``, ``tamper``, ``video_loss``, ``digital_input``, ``relay``,
     ``field``); ``detail`` what the camera said beyond it (``ImageTooBlurry``, an input's token);
     ``topic`` the ONVIF topic; ``source`` the items that say which video source, rule or input it is;
+    ``data`` the camera's data items as sent (``State`` among them, and any a vendor adds);
     ``camera_time`` the time as the camera wrote it (the event's ``occurred_at`` is that time corrected
     by the camera's clock offset). Severity: low for motion, relay and field; medium for video loss;
     high for tamper and digital inputs.
@@ -154,6 +155,7 @@ class CameraAlarmStarted:
     detail: str | None = None
     source: tuple[Item, ...] = ()
     camera_time: str | None = None
+    data: tuple[Item, ...] = ()
 
 
 @frozen
@@ -162,7 +164,8 @@ class CameraAlarmEnded:
 
     ``stale`` is true when the camera never said so: the hub ended it after ``motion_stuck_after_s``
     (cameras lose clearing events); ``lasted_s`` how long it was on, as the hub saw it (None when the
-    hub never saw it start). Severity info.
+    hub never saw it start); ``data`` the clearing notification's data items (none when stale).
+    Severity info.
     """
 
     TYPE: ClassVar[str] = "onvif.alarm.ended"
@@ -175,6 +178,7 @@ class CameraAlarmEnded:
     camera_time: str | None = None
     stale: bool = False
     lasted_s: float | None = None
+    data: tuple[Item, ...] = ()
 
 
 @frozen

@@ -125,7 +125,9 @@ def test_motion_on_and_off_becomes_started_and_ended(camera):
     assert (started.topic, ended.topic) == ("onvif.motion.started", "onvif.motion.ended")
     assert started.payload == CameraAlarmStarted(
         camera=REF, kind="motion", topic="tns1:VideoSource/MotionAlarm", detail=None,
-        source=(Item("Source", "VideoSource_1"),), camera_time="2026-11-22T10:00:00Z")
+        source=(Item("Source", "VideoSource_1"),), camera_time="2026-11-22T10:00:00Z",
+        data=(Item("State", "true"),))
+    assert ended.payload.data == (Item("State", "false"),)
     assert (started.severity, ended.severity) == (Severity.LOW, Severity.INFO)
     assert isinstance(ended.payload, CameraAlarmEnded)
     assert (ended.payload.stale, ended.payload.lasted_s) == (False, 12)
