@@ -37,7 +37,7 @@ class UsernameTokenCheck:
     last ``remembered_nonces`` requests are refused (a replayed request is refused as real cameras do).
     """
 
-    def __init__(self, username: str, password: str, *, window_s: float, remembered_nonces: int = 256) -> None:
+    def __init__(self, username: str, password: str, *, window_s: float, remembered_nonces: int = 64) -> None:
         self.username = username
         self._password = password
         self.window_s = window_s
@@ -133,7 +133,7 @@ class DigestGate:
     """
 
     def __init__(self, username: str, password: str, *, realm: str, algorithm: DigestAlgorithm = "MD5",
-                 random_bytes: Callable[[int], bytes] = os.urandom, remembered_nonces: int = 1024) -> None:
+                 random_bytes: Callable[[int], bytes] = os.urandom, remembered_nonces: int = 128) -> None:
         self.username = username
         self._password = password
         self.realm = realm

@@ -2,7 +2,8 @@
 
 Why not twisted.web: a fleet of a thousand cameras answers hundreds of long polls a second beside the hub
 on the same machine, and twisted.web's per-request machinery (request objects, header objects, resource
-traversal, form parsing) cost about five times what the camera itself does per poll. A camera's HTTP is
+traversal, a Content-Type parse for form bodies) was about as costly as the camera's own work: with it the
+simulator took 28% of a core at 400 polls/s (1,000 cameras, 200 events/s), with this 23%. A camera's HTTP is
 small: one request at a time per connection, bodies with a Content-Length, keep-alive; this is that, with
 limits on the sizes of heads and bodies, and nothing else (no chunked bodies: 411; no idle time-out: a
 connection lasts until the client closes it, the camera reboots or goes offline).
