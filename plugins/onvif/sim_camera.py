@@ -54,6 +54,7 @@ SERVICE_PATHS = {
     "events": "/onvif/events_service",
 }
 SUBSCRIPTION_PREFIX = "/onvif/subscription/"
+_ID_MARK = "#SubscriptionId="
 SNAPSHOT_PREFIX = "/snapshot/"
 
 PROFILES = (("Profile_1", "MainStream", 1920, 1080), ("Profile_2", "SubStream", 640, 360))
@@ -118,7 +119,8 @@ class CameraQuirks:
     Misbehaviours, as the protocol notes number them: (1) ``clock_skew_s``, ``clock_resets_on_reboot``,
     ``time_needs_auth``; (2) ``relative_termination`` (honour, ignore, reject), ``absolute_termination_needs_z``,
     ``missing_termination_is_500``; (3) ``leaked_pull_points`` held until ``leaked_for_s`` after start-up,
-    ``unsubscribe_drops_all``; (4) ``doubled_port``, ``reported_host``/``reported_port`` (what it says its
+    ``unsubscribe_drops_all``, ``subscription_id_header`` (every pull point at the event service's address,
+    told apart by a SubscriptionId reference parameter the client must send back as a header); (4) ``doubled_port``, ``reported_host``/``reported_port`` (what it says its
     address is), ``new_pull_point_address``; (5) ``malformed_times`` in notifications; (6) ``close_idle_polls``;
     (7) ``pull_point_answers_401``, ``unparseable`` (operations answered with broken XML); (8) ``stuck_events``
     (a clearing event is never sent); (9) ``snapshot_uri_missing``, ``presets_change_on_reboot``,
@@ -141,6 +143,7 @@ class CameraQuirks:
     leaked_pull_points: int = field(default=0, validator=between(0, 64))
     leaked_for_s: float = field(default=60.0, validator=between(0, 86400))
     unsubscribe_drops_all: bool = False
+    subscription_id_header: bool = False
     doubled_port: bool = False
     reported_host: str | None = None
     reported_port: int | None = field(default=None, validator=attrs.validators.optional(between(1, 65535)))
@@ -485,8 +488,10 @@ class SimulatedCamera:
         if service == "subscription":
             if self.quirks.pull_point_answers_401:
                 return self._challenge()
-            pull_point = self._pull_point_at(path)
-            if pull_point is None and not (operation == "SetSynchronizationPoint" and path == SERVICE_PATHS["events"]):
+            key = self._pull_point_key(path, header)
+            pull_point = self._pull_point_at(key)
+            every = operation == "SetSynchronizationPoint" and key == SERVICE_PATHS["events"]
+            if pull_point is None and not every:
                 refusal = self._authorise(operation, header, authorization, method, uri or path)
                 return refusal or self._fault(replies.unknown_subscription(self.base_url + path))
         elif not self._offers(service) or path != SERVICE_PATHS[service]:
@@ -520,7 +525,7 @@ class SimulatedCamera:
         pull_point = poll.pull_point
         if pull_point.closed or pull_point.termination <= self._clock.seconds():
             self._close(pull_point, answer=False)
-            return self._fault(replies.unknown_subscription(self.base_url + pull_point.path))
+            return self._fault(replies.unknown_subscription(self._address(pull_point)))
         if not pull_point.queue and timed_out and self.quirks.close_idle_polls:
             return HANGUP
         return self._pulled(pull_point, poll.limit)
@@ -731,10 +736,27 @@ class SimulatedCamera:
         return min(real, now + MAX_TERMINATION_S)
 
     def _pull_point_path(self, slot: int) -> str:
+        # The key a pull point is found by: its path, and with subscription_id_header the id the client
+        # must send back in a header (all of them then share the event service's address).
+        if self.quirks.subscription_id_header:
+            self._pull_point_serial += 1
+            return f"{SERVICE_PATHS['events']}{_ID_MARK}{self._pull_point_serial}"
         if self.quirks.new_pull_point_address:
             self._pull_point_serial += 1
             return f"/onvif/pull_point/{self.boot_count}-{self._pull_point_serial}"
         return f"{SUBSCRIPTION_PREFIX}{slot}"
+
+    def _pull_point_key(self, path: str, header: etree._Element | None) -> str:
+        if not self.quirks.subscription_id_header or header is None:
+            return path
+        found = next((child for child in header if isinstance(child.tag, str)
+                      and local_name(child) == "SubscriptionId"), None)
+        if found is None or not (found.text or "").strip():
+            return path
+        return f"{path}{_ID_MARK}{found.text.strip()}"
+
+    def _address(self, pull_point: PullPoint) -> str:
+        return self.base_url + pull_point.path.partition(_ID_MARK)[0]
 
     def _pull_point_at(self, path: str) -> PullPoint | None:
         pull_point = self.pull_points.get(path)
@@ -772,7 +794,8 @@ class SimulatedCamera:
         self.pull_points[pull_point.path] = pull_point
         self._queue_initialized(pull_point)
         return Reply(200, envelope(replies.subscription_created(
-            self.base_url + pull_point.path, replies.xsd_datetime(self.now()), self._camera_time(termination))))
+            self._address(pull_point), replies.xsd_datetime(self.now()), self._camera_time(termination),
+            subscription_id=pull_point.path.partition(_ID_MARK)[2] or None)))
 
     def _camera_time(self, reactor_seconds: float) -> str:
         return replies.xsd_datetime(reactor_seconds + self._offset_s)

@@ -371,10 +371,19 @@ def event_service_capabilities(max_pull_points: int) -> str:
     )
 
 
-def subscription_created(address: str, current: str, termination: str) -> str:
+#: Where the SubscriptionId reference parameter lives (a camera maker's namespace on a real camera).
+SUBSCRIPTION_ID_NS = "http://www.example.com/onvif-sim/subscription"
+
+
+def subscription_created(address: str, current: str, termination: str, *, subscription_id: str | None = None) -> str:
+    parameters = (
+        f'<wsa:ReferenceParameters><sim:SubscriptionId xmlns:sim="{SUBSCRIPTION_ID_NS}">{escape(subscription_id)}'
+        "</sim:SubscriptionId></wsa:ReferenceParameters>"
+        if subscription_id else ""
+    )
     return (
         f"<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference><wsa:Address>{escape(address)}"
-        f"</wsa:Address></tev:SubscriptionReference><wsnt:CurrentTime>{current}</wsnt:CurrentTime>"
+        f"</wsa:Address>{parameters}</tev:SubscriptionReference><wsnt:CurrentTime>{current}</wsnt:CurrentTime>"
         f"<wsnt:TerminationTime>{termination}</wsnt:TerminationTime></tev:CreatePullPointSubscriptionResponse>"
     )
 

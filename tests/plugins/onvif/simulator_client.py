@@ -63,22 +63,24 @@ def operation(prefix: str, name: str, inner: str = "") -> str:
 
 
 def envelope(body_xml: str, *, signed_at: float | None = None, username: str = USERNAME,
-             password: str = PASSWORD, nonce: bytes | None = None, plain: bool = False) -> bytes:
+             password: str = PASSWORD, nonce: bytes | None = None, plain: bool = False,
+             extra_header: str = "") -> bytes:
     """A SOAP 1.2 request; with ``signed_at`` (seconds since 1970, the camera's clock) a UsernameToken."""
-    header = ""
+    header = f"<s:Header>{extra_header}</s:Header>" if extra_header else ""
     if signed_at is not None:
         moment = datetime.fromtimestamp(signed_at, UTC)
         token = username_token(username, password, camera_time=moment, nonce=nonce or counting_bytes(16))
-        header = f"<s:Header>{token.header_xml()}</s:Header>"
+        header = f"<s:Header>{token.header_xml()}{extra_header}</s:Header>"
         if plain:
             header = header.replace(token.digest, password).replace("#PasswordDigest", "#PasswordText")
     return (f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{SOAP_ENV}">{header}'
             f"<s:Body>{body_xml}</s:Body></s:Envelope>").encode()
 
 
-def call(camera: SimulatedCamera, path: str, body_xml: str, *, signed: bool = True, **kwargs: Any) -> Any:
+def call(camera: SimulatedCamera, path: str, body_xml: str, *, signed: bool = True, extra_header: str = "",
+         **kwargs: Any) -> Any:
     """Send one request signed with the camera's own clock (as a client that measured its offset does)."""
-    request = envelope(body_xml, signed_at=camera.now() if signed else None)
+    request = envelope(body_xml, signed_at=camera.now() if signed else None, extra_header=extra_header)
     return camera.handle(path, request, **kwargs)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from plugins.onvif.codec.xml import XmlRejected, parse_untrusted
 from plugins.onvif.sim_camera import HANGUP, LongPoll
-from plugins.onvif.sim_replies import FACTORY_EPOCH_S, parse_datetime
+from plugins.onvif.sim_replies import FACTORY_EPOCH_S, SUBSCRIPTION_ID_NS, parse_datetime
 from tests.plugins.onvif.simulator_client import (
     DEVICE,
     EVENTS,
@@ -147,6 +147,30 @@ def test_unsubscribe_drops_all_answers_the_others_waiting_poll_with_a_fault():
         "wake": lambda self: answers.append(camera.answer_poll(waiting, timed_out=False)), "drop": None})()
     call(camera, first, operation("wsnt", "Unsubscribe"))
     assert [fault_subcodes(answer) for answer in answers] == [["wsrf-rw:ResourceUnknownFault"]]
+
+
+def test_subscription_id_header_pull_points_share_an_address_and_are_told_apart_by_a_header():
+    """Like Axis: both pull points answer at the event service; the SubscriptionId sent back picks one."""
+    camera = make_camera(subscription_id_header=True)
+    first, second = create(camera), create(camera)
+    assert texts(first, "//wsa:Address/text()") == texts(second, "//wsa:Address/text()") == [
+        "http://127.0.0.1:8080/onvif/events_service"]
+    ids = [texts(reply, "//wsa:ReferenceParameters/*[local-name()='SubscriptionId']/text()")[0]
+           for reply in (first, second)]
+    assert ids == ["1", "2"]
+
+    def header(number: str) -> str:
+        return f'<sim:SubscriptionId xmlns:sim="{SUBSCRIPTION_ID_NS}">{number}</sim:SubscriptionId>'
+
+    camera.raise_event(MOTION, state=True)
+    pulled = call(camera, EVENTS, operation("tev", "PullMessages", "<tev:Timeout>PT5S</tev:Timeout>"),
+                  extra_header=header("2"))
+    assert texts(pulled, "//wsnt:Topic/text()") == [MOTION]
+    assert fault_subcodes(pull(camera, EVENTS)) == ["wsrf-rw:ResourceUnknownFault"]  # no header: whose?
+    call(camera, EVENTS, operation("wsnt", "Unsubscribe"), extra_header=header("1"))
+    assert camera.live_pull_points() == 1
+    assert isinstance(call(camera, EVENTS, operation("tev", "PullMessages", "<tev:Timeout>PT5S</tev:Timeout>"),
+                           extra_header=header("2")), LongPoll)
 
 
 # --- 4. wrong addresses ----------------------------------------------------------------------------------
