@@ -9,7 +9,11 @@ import pytest
 
 from plugins.onvif.codec.xml import XmlRejected, parse_untrusted
 from plugins.onvif.sim_camera import HANGUP, LongPoll
-from plugins.onvif.sim_replies import FACTORY_EPOCH_S, SUBSCRIPTION_ID_NS, parse_datetime
+from plugins.onvif.sim_replies import (
+    FACTORY_EPOCH_S,
+    SUBSCRIPTION_ID_NS,
+    parse_datetime,
+)
 from tests.plugins.onvif.simulator_client import (
     DEVICE,
     EVENTS,
