@@ -38,20 +38,24 @@ def _parser() -> etree.XMLParser:
 
 
 _PARSER = _parser()
-# The same parser in recovery mode, used only for a reply whose sole faults are undeclared namespace
-# prefixes (a camera writing <ptz:StopResponse> with no xmlns:ptz): libxml2 then keeps such an element
-# under its literal name ("ptz:StopResponse", no namespace), which the lookups below match by local name.
-_PREFIX_TOLERANT_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-    collect_ids=False,
-    recover=True,
-)
+
+
+def _prefix_tolerant_parser() -> etree.XMLParser:
+    """The same parser in recovery mode, used only for a reply whose sole faults are undeclared namespace
+    prefixes (a camera writing <ptz:StopResponse> with no xmlns:ptz): libxml2 then keeps such an element
+    under its literal name ("ptz:StopResponse", no namespace), which the lookups below match by local name.
+    Made fresh each time so no state is shared with the parser on the normal path."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+        recover=True,
+    )
 
 
 def _only_undeclared_prefixes(error_log) -> bool:
@@ -69,22 +73,40 @@ def parse_untrusted(data: bytes, *, max_bytes: int = DEFAULT_MAX_REPLY_BYTES) ->
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as error:
-        if not _only_undeclared_prefixes(error.error_log):
+        if "Namespace prefix" not in str(error) or not _only_undeclared_prefixes_in(data):
             raise XmlRejected(f"reply is not well-formed XML ({_short(str(error))})") from None
         root = _parse_with_undeclared_prefixes(data)
     except ValueError as error:  # lxml refuses some inputs (e.g. str with an encoding declaration)
         raise XmlRejected(f"reply cannot be read as XML ({_short(str(error))})") from None
     if root is None:
         raise XmlRejected("reply holds no element")
+    # The byte check above cannot see a declaration in UTF-16 or UTF-32; the parser never expanded or
+    # fetched it, but a reply that carries one is still refused, whatever its encoding.
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise XmlRejected("reply carries a document type declaration, which SOAP forbids")
     return root
 
 
-def _parse_with_undeclared_prefixes(data: bytes) -> etree._Element:
+def _only_undeclared_prefixes_in(data: bytes) -> bool:
+    # lxml's error logs keep the errors of earlier parses in this thread: start from an empty one, so only
+    # this reply's errors are judged.
+    etree.clear_error_log()
     try:
-        root = etree.fromstring(data, _PREFIX_TOLERANT_PARSER)
+        etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as error:
+        return _only_undeclared_prefixes(error.error_log)
+    return False
+
+
+def _parse_with_undeclared_prefixes(data: bytes) -> etree._Element:
+    parser = _prefix_tolerant_parser()
+    etree.clear_error_log()
+    try:
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as error:
         raise XmlRejected(f"reply is not well-formed XML ({_short(str(error))})") from None
-    if root is None or not _only_undeclared_prefixes(_PREFIX_TOLERANT_PARSER.error_log):
+    if root is None or not _only_undeclared_prefixes(parser.error_log):
         raise XmlRejected("reply is not well-formed XML")
     return root
 

@@ -68,3 +68,22 @@ def test_lookups_match_by_local_name_under_any_prefix_and_follow_paths():
     assert path(root, "MediaUri", "Missing", "Uri") is None
     assert child(None, "Uri") is None and children(None, "Uri") == []
     assert text_of(child(root, "MediaUri")) is None  # only whitespace-free text counts
+
+
+def test_earlier_broken_replies_do_not_change_the_verdict_on_the_next_one():
+    """lxml keeps a per-thread log of past errors: judging a reply must look at its own errors only."""
+    for broken in (b"<a><b></a>", b"<a>&x;</a>", b"\x00"):
+        with pytest.raises(XmlRejected):
+            parse_untrusted(broken)
+    assert ptz.parse_presets(parse_untrusted(UNDECLARED_PTZ))[0].token == "1"
+    # And the other way round: a reply read leniently does not excuse the next one's real fault.
+    with pytest.raises(XmlRejected):
+        parse_untrusted(b"<x:a><b></x:a>")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_a_doctype_hidden_from_the_byte_check_by_its_encoding_is_still_refused(encoding):
+    data = f'<?xml version="1.0" encoding="{encoding.upper()}"?><!DOCTYPE x><x/>'.encode(encoding)
+    assert b"DOCTYPE" not in data
+    with pytest.raises(XmlRejected, match="document type declaration"):
+        parse_untrusted(data)
