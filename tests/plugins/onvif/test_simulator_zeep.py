@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,9 @@ async def drive(port: int) -> dict:
 
 @pytest.mark.slow
 def test_onvif_zeep_async_reads_subscribes_and_pulls_from_the_simulator(fleet_process):
-    first, second = (asyncio.run(drive(port)) for port in fleet_process)
+    # A thread of its own: another test (Playwright, the reactor) may have an event loop running in this one.
+    with ThreadPoolExecutor(1) as thread:
+        first, second = (thread.submit(asyncio.run, drive(port)).result(timeout=60) for port in fleet_process)
     assert first["serial"] == "SIM000001" and second["serial"] == "SIM000002"
     assert first["profiles"] == ["Profile_1", "Profile_2"]
     assert first["events_xaddr"] == f"http://127.0.0.1:{fleet_process[0]}/onvif/events_service"
