@@ -69,17 +69,17 @@ class IpycamPeer:
     def device_url(self) -> str:
         return f"http://{self.host}:{self.port}{DEVICE_PATH}"
 
-    def start(self) -> "IpycamPeer":
+    def start(self) -> IpycamPeer:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         (self.work_dir / "ptz_presets.json").write_text(json.dumps(PRESETS, indent=2))
         # Credentials go through the environment, not the command line, which any user can list.
         environment = dict(os.environ, IPYCAM_PEER_USERNAME=self.username, IPYCAM_PEER_PASSWORD=self.password,
                            IPYCAM_PEER_ADVERTISED_HOST=self.advertised_host)
-        self._process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve())],
-            cwd=self.work_dir, env=environment,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(self.work_dir / "ipycam.log", "wb"),
-        )
+        with open(self.work_dir / "ipycam.log", "wb") as log:  # the child keeps its own copy of the handle
+            self._process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve())],
+                cwd=self.work_dir, env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+            )
         self.port = self._read_port()
         return self
 
