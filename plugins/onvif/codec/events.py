@@ -37,11 +37,6 @@ _TEV = f'xmlns:tev="{ns.TEV}"'
 _WSNT = f'xmlns:wsnt="{ns.WSNT}"'
 _IS_REFERENCE_PARAMETER = f"{{{ns.WSA}}}IsReferenceParameter"
 
-# Tags compared by identity of string on the hot path: replies from conforming cameras use these exact
-# namespaces; anything else falls back to matching by local name.
-_TAG_NOTIFICATION = f"{{{ns.WSNT}}}NotificationMessage"
-_TAG_CURRENT_TIME = f"{{{ns.TEV}}}CurrentTime"
-_TAG_TERMINATION_TIME = f"{{{ns.TEV}}}TerminationTime"
 
 
 # --- CreatePullPointSubscription --------------------------------------------------------------------
@@ -198,24 +193,40 @@ def normalise_topic(topic: etree._Element | None) -> str:
     return "/".join(segments) if changed else text
 
 
-def _items(container: etree._Element | None) -> Items:
-    if container is None:
-        return ()
+_LOCAL_NAMES: dict[object, str] = {}
+
+
+def _local(tag: object) -> str:
+    """A tag's local name ("" for a comment or other non-element), memoised: a fleet's replies use a
+    handful of tags, so the hot path is one dict lookup per element instead of string slicing."""
+    try:
+        return _LOCAL_NAMES[tag]
+    except KeyError:
+        name = tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1] if isinstance(tag, str) else ""
+        if len(_LOCAL_NAMES) >= 4096:  # a camera inventing tags cannot grow the memo without bound
+            _LOCAL_NAMES.clear()
+        _LOCAL_NAMES[tag] = name
+        return name
+
+
+def _items(container: etree._Element) -> Items:
     items = []
     for item in container:
-        tag = item.tag
-        if not isinstance(tag, str):
+        kind = _local(item.tag)
+        if kind == "SimpleItem":
+            value = item.get("Value") or ""
+        elif kind == "ElementItem":
+            value = _compact(item)
+        else:
             continue
         name = item.get("Name")
         if name is None:
             continue
-        if tag.endswith(("}SimpleItem", ":SimpleItem")) or tag == "SimpleItem":
-            value = item.get("Value")
-        elif tag.endswith(("}ElementItem", ":ElementItem")) or tag == "ElementItem":
-            value = _compact(item)
-        else:
-            continue
-        items.append((_bounded(name), _bounded(value or "")))
+        if len(name) > MAX_TEXT:
+            name = name[:MAX_TEXT]
+        if len(value) > MAX_TEXT:
+            value = value[:MAX_TEXT]
+        items.append((name, value))
         if len(items) >= MAX_ITEMS:
             break
     return tuple(items)
@@ -257,17 +268,15 @@ def _notification(element: etree._Element) -> Notification:
     producer = None
     message = None
     for part in element:
-        tag = part.tag
-        if not isinstance(tag, str):
-            continue
-        if tag.endswith(("}Topic", ":Topic")) or tag == "Topic":
+        kind = _local(part.tag)
+        if kind == "Topic":
             topic = normalise_topic(part)
-        elif tag.endswith(("}Message", ":Message")) or tag == "Message":
+        elif kind == "Message":
             for inner in part:  # wsnt:Message wraps the ONVIF tt:Message
                 if isinstance(inner.tag, str):
                     message = inner
                     break
-        elif tag.endswith(("}ProducerReference", ":ProducerReference")) or tag == "ProducerReference":
+        elif kind == "ProducerReference":
             producer = _bounded(text_of(child(part, "Address")))
     source = key = data = ()
     operation = raw_utc_time = None
@@ -275,14 +284,12 @@ def _notification(element: etree._Element) -> Notification:
         raw_utc_time = _bounded(message.get("UtcTime"))
         operation = _bounded(message.get("PropertyOperation"))
         for part in message:
-            tag = part.tag
-            if not isinstance(tag, str):
-                continue
-            if tag.endswith(("}Source", ":Source")) or tag == "Source":
+            kind = _local(part.tag)
+            if kind == "Source":
                 source = _items(part)
-            elif tag.endswith(("}Key", ":Key")) or tag == "Key":
+            elif kind == "Key":
                 key = _items(part)
-            elif tag.endswith(("}Data", ":Data")) or tag == "Data":
+            elif kind == "Data":
                 data = _items(part)
     return Notification(
         topic=topic,
@@ -302,16 +309,16 @@ def parse_pull_messages(root: etree._Element) -> PullResult:
     current_time = termination_time = None
     notifications = []
     for element in body:
-        tag = element.tag
-        if not isinstance(tag, str):
-            continue
-        if tag == _TAG_NOTIFICATION or tag.endswith(("}NotificationMessage", ":NotificationMessage")):
+        kind = _local(element.tag)
+        if kind == "NotificationMessage":
             notifications.append(_notification(element))
-        elif tag == _TAG_CURRENT_TIME or tag.endswith(("}CurrentTime", ":CurrentTime")):
+        elif kind == "CurrentTime":
             current_time = parse_datetime(text_of(element))
-        elif tag == _TAG_TERMINATION_TIME or tag.endswith(("}TerminationTime", ":TerminationTime")):
+        elif kind == "TerminationTime":
             termination_time = parse_datetime(text_of(element))
-    return PullResult(current_time=current_time, termination_time=termination_time, notifications=tuple(notifications))
+    return PullResult(
+        current_time=current_time, termination_time=termination_time, notifications=tuple(notifications)
+    )
 
 
 # --- Renew, Unsubscribe, SetSynchronizationPoint -----------------------------------------------------

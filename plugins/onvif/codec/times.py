@@ -57,6 +57,11 @@ def parse_datetime(text: str | None) -> datetime | None:
     """
     if not text or len(text) > 80:
         return None
+    if len(text) == 20 and text[10] == "T" and text[19] == "Z":  # the usual form: C-speed on the hot path
+        try:
+            return datetime.fromisoformat(text[:19]).replace(tzinfo=UTC)
+        except ValueError:
+            pass  # e.g. minute 61 or "24:00:00": the careful reading below decides
     match = _DATETIME.fullmatch(text)
     if match is None:
         return None
