@@ -24,9 +24,11 @@ from twisted.internet import error as internet_error
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.web.client import (
     URI,
     Agent,
+    BrowserLikePolicyForHTTPS,
     HTTPConnectionPool,
     RequestNotSent,
     RequestTransmissionFailed,
@@ -34,9 +36,10 @@ from twisted.web.client import (
     ResponseFailed,
     ResponseNeverReceived,
 )
+from twisted.web.error import SchemeNotSupported
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
+from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProducer
 from zope.interface import implementer
 
 from hub.secrets import Secret
@@ -189,6 +192,35 @@ class _CappedBody(Protocol):
         self.done.errback(error)
 
 
+@implementer(IAgentEndpointFactory)
+class _CachedEndpoints:
+    """Endpoints per scheme, host and port, made once: the agent's own factory makes a new one for every
+    request, IDNA-encoding the host each time, which cost more than the rest of a long poll's bookkeeping."""
+
+    _MAX = 8192
+
+    def __init__(self, reactor: Any, connect_timeout_s: float, tls_policy: Any) -> None:
+        self._reactor = reactor
+        self._connect_timeout_s = connect_timeout_s
+        self._tls_policy = tls_policy
+        self._endpoints: dict[tuple[bytes, bytes, int], Any] = {}
+
+    def endpointForURI(self, uri: URI) -> Any:
+        key = (uri.scheme, uri.host, uri.port)
+        endpoint = self._endpoints.get(key)
+        if endpoint is None:
+            if uri.scheme not in (b"http", b"https"):
+                raise SchemeNotSupported(f"unsupported scheme {uri.scheme!r}")
+            endpoint = HostnameEndpoint(self._reactor, uri.host.decode("ascii"), uri.port,
+                                        timeout=self._connect_timeout_s)
+            if uri.scheme == b"https":
+                endpoint = wrapClientTLS(self._tls_policy.creatorForNetloc(uri.host, uri.port), endpoint)
+            if len(self._endpoints) >= self._MAX:  # pull-point hosts come and go; never grow without bound
+                self._endpoints.clear()
+            self._endpoints[key] = endpoint
+        return endpoint
+
+
 @frozen
 class _Reply:
     status: int
@@ -227,14 +259,13 @@ class HttpTransport:
         self._pool.cachedConnectionTimeout = IDLE_CONNECTION_S
         # POSTs are never retried by the pool anyway; saying so keeps GETs (snapshots) the same.
         self._pool.retryAutomatically = False
-        agent_options: dict[str, Any] = {"connectTimeout": connect_timeout_s}
-        if tls_policy is not None:
-            agent_options["contextFactory"] = tls_policy
-        self._agent = Agent(reactor, pool=self._pool, **agent_options)
+        endpoints = _CachedEndpoints(reactor, connect_timeout_s, tls_policy or BrowserLikePolicyForHTTPS())
+        self._agent = Agent.usingEndpointFactory(reactor, endpoints, pool=self._pool)
         # Many embedded camera servers speak HTTP/1.0: they close the connection after each reply without
         # saying "Connection: close", and Twisted's client would keep the socket for the next request, which
         # then dies on it. Hosts seen answering so get a connection per request instead.
-        self._one_shot_agent = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False), **agent_options)
+        self._one_shot_agent = Agent.usingEndpointFactory(reactor, endpoints,
+                                                          pool=HTTPConnectionPool(reactor, persistent=False))
         self._closing_hosts: set[tuple[bytes, bytes, int]] = set()
         self._challenges: dict[tuple[bytes, bytes, int], _DigestState] = {}
         self._soap_headers: dict[str | None, Headers] = {}
