@@ -22,9 +22,9 @@ from typing import Any
 from attrs import frozen
 from twisted.internet import error as internet_error
 from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.web.client import (
     URI,
     Agent,
