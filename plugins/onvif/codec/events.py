@@ -38,7 +38,6 @@ _WSNT = f'xmlns:wsnt="{ns.WSNT}"'
 _IS_REFERENCE_PARAMETER = f"{{{ns.WSA}}}IsReferenceParameter"
 
 
-
 # --- CreatePullPointSubscription --------------------------------------------------------------------
 
 
@@ -316,9 +315,7 @@ def parse_pull_messages(root: etree._Element) -> PullResult:
             current_time = parse_datetime(text_of(element))
         elif kind == "TerminationTime":
             termination_time = parse_datetime(text_of(element))
-    return PullResult(
-        current_time=current_time, termination_time=termination_time, notifications=tuple(notifications)
-    )
+    return PullResult(current_time=current_time, termination_time=termination_time, notifications=tuple(notifications))
 
 
 # --- Renew, Unsubscribe, SetSynchronizationPoint -----------------------------------------------------

@@ -82,7 +82,9 @@ reply_names = st.sampled_from(sorted(samples.VALID_REPLIES))
 @given(
     name=reply_names,
     edits=st.lists(
-        st.tuples(st.sampled_from(["flip", "delete", "insert", "truncate"]), st.integers(0, 10**6), st.binary(max_size=8)),
+        st.tuples(
+            st.sampled_from(["flip", "delete", "insert", "truncate"]), st.integers(0, 10**6), st.binary(max_size=8)
+        ),
         min_size=1,
         max_size=6,
     ),
@@ -113,14 +115,52 @@ TEXTS = st.one_of(
     st.sampled_from(["", " ", "-1", "99999999999", "0000-00-00T00:00:00Z", "PT60S", "true", "NaN", "tns1:", "/"]),
 )
 TAGS = st.sampled_from(
-    ["Uri", "MediaUri", "Profiles", "Preset", "Service", "XAddr", "Namespace", "NotificationMessage", "Topic",
-     "Message", "SimpleItem", "Data", "Source", "Fault", "Code", "Subcode", "Value", "Reason", "Text", "Body",
-     "UTCDateTime", "Date", "Time", "Year", "Capabilities", "Extension", "SubscriptionReference", "Address",
-     "ReferenceParameters", "Configurations", "VideoEncoder", "Resolution", "Width", "x"]
+    [
+        "Uri",
+        "MediaUri",
+        "Profiles",
+        "Preset",
+        "Service",
+        "XAddr",
+        "Namespace",
+        "NotificationMessage",
+        "Topic",
+        "Message",
+        "SimpleItem",
+        "Data",
+        "Source",
+        "Fault",
+        "Code",
+        "Subcode",
+        "Value",
+        "Reason",
+        "Text",
+        "Body",
+        "UTCDateTime",
+        "Date",
+        "Time",
+        "Year",
+        "Capabilities",
+        "Extension",
+        "SubscriptionReference",
+        "Address",
+        "ReferenceParameters",
+        "Configurations",
+        "VideoEncoder",
+        "Resolution",
+        "Width",
+        "x",
+    ]
 )
 NAMESPACES = st.sampled_from(
-    ["", "http://www.onvif.org/ver10/schema", "http://docs.oasis-open.org/wsn/b-2", "http://www.onvif.org/ver10/topics",
-     "http://www.w3.org/2003/05/soap-envelope", "urn:vendor"]
+    [
+        "",
+        "http://www.onvif.org/ver10/schema",
+        "http://docs.oasis-open.org/wsn/b-2",
+        "http://www.onvif.org/ver10/topics",
+        "http://www.w3.org/2003/05/soap-envelope",
+        "urn:vendor",
+    ]
 )
 MUTATION = st.tuples(
     st.sampled_from(["remove", "duplicate", "retag", "retext", "reattribute", "empty", "nest"]),
@@ -222,9 +262,7 @@ def listening_server() -> Iterator[tuple[int, list[bytes]]]:
 
 
 def bombs(port: int) -> dict[str, str]:
-    laughs = "".join(
-        f'<!ENTITY lol{level} "{("&lol%d;" % (level - 1)) * 10}">' for level in range(2, 10)
-    )
+    laughs = "".join(f'<!ENTITY lol{level} "{("&lol%d;" % (level - 1)) * 10}">' for level in range(2, 10))
     return {
         "billion_laughs": f'<!DOCTYPE lolz [<!ENTITY lol1 "lol">{laughs}]><lolz>&lol9;</lolz>',
         "quadratic_blowup": f'<!DOCTYPE kaboom [<!ENTITY a "{"x" * 50000}">]><kaboom>{"&a;" * 2000}</kaboom>',

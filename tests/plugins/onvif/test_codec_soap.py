@@ -221,3 +221,71 @@ def test_a_long_reason_is_cut_and_its_whitespace_collapsed():
     fault = fault_of(reply)
     assert len(fault.reason) <= 240
     assert "\n" not in fault.reason and "\t" not in fault.reason
+
+
+# --- every request builder --------------------------------------------------------------------------
+
+
+def every_request() -> dict[str, tuple[str, str]]:
+    """Each request body the codec builds, with the namespace its element must be in."""
+    from plugins.onvif.codec import device, events, media, ptz
+
+    return {
+        "GetSystemDateAndTime": (device.get_system_date_and_time(), ns.TDS),
+        "GetServices": (device.get_services(), ns.TDS),
+        "GetCapabilities": (device.get_capabilities(), ns.TDS),
+        "GetDeviceInformation": (device.get_device_information(), ns.TDS),
+        "GetProfiles/media1": (media.get_profiles("media1"), ns.TRT),
+        "GetProfiles/media2": (media.get_profiles("media2"), ns.TR2),
+        "GetStreamUri/media1": (media.get_stream_uri("media1", "P&1"), ns.TRT),
+        "GetStreamUri/media2": (media.get_stream_uri("media2", "P<1>"), ns.TR2),
+        "GetSnapshotUri/media1": (media.get_snapshot_uri("media1", "P1"), ns.TRT),
+        "GetSnapshotUri/media2": (media.get_snapshot_uri("media2", "P1"), ns.TR2),
+        "GetPresets": (ptz.get_presets("P1"), ns.TPTZ),
+        "GotoPreset": (ptz.goto_preset("P1", "3", speed=1.0), ns.TPTZ),
+        "ContinuousMove": (ptz.continuous_move("P1", pan=0.1, tilt=-0.1, zoom=0.5, timeout_s=1), ns.TPTZ),
+        "Stop": (ptz.stop("P1"), ns.TPTZ),
+        "GotoHomePosition": (ptz.goto_home_position("P1"), ns.TPTZ),
+        "CreatePullPointSubscription": (events.create_pull_point_subscription(termination="PT60S"), ns.TEV),
+        "PullMessages": (events.pull_messages(timeout_s=30, message_limit=100), ns.TEV),
+        "SetSynchronizationPoint": (events.set_synchronization_point(), ns.TEV),
+        "Renew": (events.renew(termination="2026-11-22T10:01:00Z"), ns.WSNT),
+        "Unsubscribe": (events.unsubscribe(), ns.WSNT),
+    }
+
+
+@pytest.mark.parametrize("operation", sorted(every_request()))
+def test_every_request_is_a_well_formed_soap_12_message_in_its_service_namespace(operation):
+    """Each body parses strictly on its own (namespaces declared on it) and inside a signed envelope, and
+    its element is the operation in the service's namespace; every descendant is in a namespace."""
+    body_xml, namespace = every_request()[operation]
+    alone = etree.fromstring(body_xml)  # no prefix relies on the envelope
+    name = operation.split("/")[0]
+    assert alone.tag == f"{{{namespace}}}{name}"
+    assert all(etree.QName(element).namespace for element in alone.iter())
+    token = username_token("u", "p", camera_time=datetime(2026, 11, 22, tzinfo=UTC), nonce=b"n" * 16)
+    root = parsed_request(envelope(body_xml, security=token, action=action_for(namespace, name), to="http://c/x"))
+    (body,) = root.find(f"{{{ns.SOAP_ENV}}}Body")
+    assert etree.tostring(body, method="c14n", exclusive=True) == etree.tostring(alone, method="c14n", exclusive=True)
+
+
+def test_ipycam_like_not_authorized_without_a_subcode_is_recognised():
+    """s:Receiver, no subcode, reason "Sender not authorized": recognisable by its reason alone."""
+    fault = fault_of(
+        samples.odd(
+            "<s:Fault><s:Code><s:Value>s:Receiver</s:Value></s:Code>"
+            "<s:Reason><s:Text>Sender not authorized</s:Text></s:Reason></s:Fault>"
+        )
+    )
+    assert fault.not_authorized and fault.subcodes == ()
+
+
+def test_action_not_supported_without_a_subcode_is_neither_auth_nor_subscription():
+    fault = fault_of(
+        samples.odd(
+            "<s:Fault><s:Code><s:Value>s:Receiver</s:Value></s:Code>"
+            "<s:Reason><s:Text>Action not supported: </s:Text></s:Reason></s:Fault>"
+        )
+    )
+    assert not fault.not_authorized and not fault.is_unknown_subscription
+    assert fault.reason == "Action not supported:"
