@@ -17,12 +17,11 @@ from typing import Any, Protocol
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
 from twisted.internet.task import LoopingCall
-from twisted.python.failure import Failure
 
 from hub.api import AdapterContext
 from hub.commands import subscribe_commands
 from hub.directory import Asset
-from hub.events import Event
+from hub.outbox import Outbox
 from plugins.onvif.camera import CameraRunner
 from plugins.onvif.commands import CommandHandler
 from plugins.onvif.config import CameraConfig, OnvifConfig
@@ -82,33 +81,6 @@ class HttpConnections:
     def close(self) -> Any:
         close = getattr(self._transport, "close", None)
         return close() if close is not None else None
-
-
-class Outbox:
-    """Publishes events, logs any the journal refuses, and knows which are not yet durable."""
-
-    def __init__(self, bus: Any, log: Any) -> None:
-        self._bus = bus
-        self._log = log
-        self._pending: set[Deferred[Any]] = set()
-
-    def publish(self, event: Event) -> None:
-        try:
-            publishing = self._bus.publish(event)
-        except Exception as error:  # noqa: BLE001 - a refused publish is logged, never lost silently
-            self._refused(Failure(error), event)
-            return
-        self._pending.add(publishing)
-        publishing.addErrback(self._refused, event)
-        publishing.addBoth(lambda _result: self._pending.discard(publishing))
-
-    def drain(self) -> Deferred[None]:
-        """Fires once every event published so far is in the journal (or its refusal logged)."""
-        return DeferredList(list(self._pending)).addCallback(lambda _results: None)
-
-    def _refused(self, failure: Failure, event: Event) -> None:
-        self._log.error("event_publish_failed", topic=event.topic, event_id=event.id, summary=event.summary,
-                        error=failure.getErrorMessage())
 
 
 def _natural(number: str) -> tuple[Any, ...]:

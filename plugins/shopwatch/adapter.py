@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
 from hub.api import AdapterContext
 from hub.commands import subscribe_commands
-from hub.events import Event, Severity, Subject
+from hub.events import Severity, Subject
+from hub.outbox import Outbox
 from plugins.shopwatch.alerts import Alerts
 from plugins.shopwatch.ccdi_session import CcdiSession
 from plugins.shopwatch.codec import DIALECTS
@@ -57,34 +58,6 @@ class RadioLine(Protocol):
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         self._adapter.line_lost(self, reason)
-
-
-class Outbox:
-    """Publishes events, logs any the journal refuses, and knows which are not yet durable."""
-
-    def __init__(self, bus: Any, log: Any) -> None:
-        self._bus = bus
-        self._log = log
-        self._pending: set[Deferred[Any]] = set()
-
-    def publish(self, event: Event) -> None:
-        try:
-            publishing = self._bus.publish(event)
-        except Exception as error:  # noqa: BLE001 - a refused publish is logged, never lost silently
-            self._refused(Failure(error), event)
-            return
-        self._pending.add(publishing)
-        publishing.addErrback(self._refused, event)
-        publishing.addBoth(lambda _result: self._pending.discard(publishing))
-
-    def drain(self) -> "Deferred[None]":
-        """Fires once every event published so far is in the journal (or its refusal logged)."""
-        return DeferredList(list(self._pending)).addCallback(lambda _results: None)
-
-    def _refused(self, failure: Failure, event: Event) -> None:
-        # The one thing a control room must not lose quietly: say so loudly, with what it was.
-        self._log.error("event_publish_failed", topic=event.topic, event_id=event.id, summary=event.summary,
-                        error=failure.getErrorMessage())
 
 
 class ShopwatchAdapter(Service):
