@@ -1,10 +1,11 @@
 """HTTP to cameras on the hub's reactor: SOAP posts and snapshot gets, bounded in size and time.
 
-One ``HttpTransport`` serves every camera. It is Twisted's ``Agent`` over a persistent connection pool, so
-a thousand cameras cost a thousand sockets and no threads, and a camera's next request reuses the
-connection its last one left open. Every exchange has a deadline (``timeout_s``, covering connect, request
-and reply) and every reply a size cap: the body is read piece by piece and the connection dropped as soon
-as the cap is passed, so a camera (or something pretending to be one) cannot fill the hub's memory.
+One ``HttpTransport`` serves every camera, over the lean keep-alive client of http_client.py, so a thousand
+cameras cost a thousand sockets and no threads, and a camera's next request reuses the connection its last
+one left open. Every exchange has a deadline (``timeout_s``, covering connect, request and reply, digest
+retry included) and every reply a size cap: the body is counted as it arrives and the connection dropped as
+soon as the cap is passed, so a camera (or something pretending to be one) cannot fill the hub's memory.
+Requests are built as bytes from parts made once per URL and per SOAP action.
 
 HTTP Digest (RFC 7616) is answered when a camera asks for it with a 401: the request is sent once more
 with an ``Authorization`` header. The challenge is kept per host and reused with an incrementing nonce
@@ -18,32 +19,30 @@ import functools
 import os
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from attrs import frozen
-from twisted.internet import error as internet_error
-from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-from twisted.internet.protocol import Protocol
-from twisted.python.failure import Failure
-from twisted.web.client import (
-    URI,
-    Agent,
-    BrowserLikePolicyForHTTPS,
-    HTTPConnectionPool,
-    RequestNotSent,
-    RequestTransmissionFailed,
-    ResponseDone,
-    ResponseFailed,
-    ResponseNeverReceived,
-)
-from twisted.web.error import SchemeNotSupported
-from twisted.web.http import PotentialDataLoss
-from twisted.web.http_headers import Headers
-from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProducer
-from zope.interface import implementer
+from twisted.web.client import BrowserLikePolicyForHTTPS
 
 from hub.secrets import Secret
 from plugins.onvif.codec import digest as http_digest
+from plugins.onvif.http_client import (
+    ConnectionClosed,
+    ConnectionFailed,
+    HttpClient,
+    Origin,
+    ReplyTooLarge,
+    Response,
+    Timeout,
+    TransportError,
+)
+
+__all__ = [
+    "ConnectionClosed", "ConnectionFailed", "DigestCredentials", "HttpError", "HttpTransport", "ReplyTooLarge",
+    "Timeout", "TransportError",
+]
 
 #: SOAP 1.2 says the action travels as a parameter of the media type (RFC 3902), not in a SOAPAction header.
 SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
@@ -51,31 +50,6 @@ SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
 #: Idle persistent connections are closed by the hub after this long. Cameras close theirs after 5 to 60 s;
 #: a short limit keeps the hub from sending on a connection the camera is just closing.
 IDLE_CONNECTION_S = 20.0
-
-
-class TransportError(Exception):
-    """An exchange that gave no usable reply. Messages name the URL's host, never credentials."""
-
-
-class ConnectionFailed(TransportError):
-    """No connection could be made (refused, unreachable, connect time-out, name not found)."""
-
-
-class Timeout(TransportError):
-    """The whole exchange took longer than its deadline."""
-
-
-class ConnectionClosed(TransportError):
-    """The camera closed the connection before its reply was complete. ``before_reply``: before any of
-    it arrived (the camera may not have seen the request at all, or had nothing to say: quirk 6)."""
-
-    def __init__(self, message: str, *, before_reply: bool) -> None:
-        super().__init__(message)
-        self.before_reply = before_reply
-
-
-class ReplyTooLarge(TransportError):
-    """The reply passed the size cap; the connection was dropped."""
 
 
 class HttpError(TransportError):
@@ -102,138 +76,41 @@ class DigestCredentials:
 
 @frozen
 class _Target:
-    """A URL as the agent wants it, with the parts digest and the challenge cache use."""
+    """A URL taken apart once: where to connect and the request line and Host header to send."""
 
-    uri: bytes
-    host_key: tuple[bytes, bytes, int]
+    origin: Origin
     request_target: str  # path and query, what digest signs as "uri"
+    post_prefix: bytes  # b"POST /path HTTP/1.1\r\nHost: host\r\n"
+    get_prefix: bytes
 
 
 @functools.lru_cache(maxsize=8192)
 def _target(url: str) -> _Target:
     # Cached: a camera has a handful of service URLs and one pull point, used over and over.
     try:
-        raw = url.encode("ascii")
-        parsed = URI.fromBytes(raw)
+        url.encode("ascii")
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
     except (UnicodeEncodeError, ValueError) as error:
         raise TransportError(f"unusable URL ({type(error).__name__})") from None
-    if parsed.scheme not in (b"http", b"https") or not parsed.host:
+    scheme = parts.scheme
+    if scheme not in ("http", "https") or not host or any(char in host for char in " \t\r\n/\\"):
         raise TransportError("unusable URL (not http or https with a host)")
-    return _Target(raw, (parsed.scheme, parsed.host, parsed.port), parsed.originForm.decode("ascii"))
-
-
-@implementer(IBodyProducer)
-class _BytesBody:
-    """A request body already in memory. (``FileBodyProducer`` would use the global cooperator.)"""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-        self.length = len(body)
-
-    def startProducing(self, consumer: Any) -> Deferred[None]:
-        consumer.write(self._body)
-        return succeed(None)
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        pass
-
-
-class _CappedBody(Protocol):
-    """Collects a reply body up to ``limit`` bytes; past it, drops the connection and fails."""
-
-    def __init__(self, limit: int, expected: int | None) -> None:
-        self._limit = limit
-        self._expected = expected
-        self.done: Deferred[bytes] = Deferred(self.abort)  # cancelled on time-out: drop the connection
-        self._parts: list[bytes] = []
-        self._size = 0
-        self._settled = False
-
-    def connectionMade(self) -> None:
-        if self._expected is not None and self._expected > self._limit:
-            self._fail(ReplyTooLarge(f"reply of {self._expected} bytes announced, over the {self._limit}-byte cap"))
-
-    def dataReceived(self, data: bytes) -> None:
-        if self._settled:
-            return
-        self._size += len(data)
-        if self._size > self._limit:
-            self._fail(ReplyTooLarge(f"reply passed the {self._limit}-byte cap"))
-            return
-        self._parts.append(data)
-
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
-        if self._settled:
-            return
-        self._settled = True
-        # PotentialDataLoss: a reply with neither length nor chunking ends when the camera closes the
-        # connection, which is how HTTP/1.0-style cameras say "that was all".
-        if reason is None or reason.check(ResponseDone, PotentialDataLoss):
-            self.done.callback(b"".join(self._parts))
-        else:
-            self.done.errback(
-                ConnectionClosed("camera closed the connection in the middle of its reply", before_reply=False))
-
-    def abort(self, _deferred: Any = None) -> None:
-        """Stop reading and drop the connection (the Deferred's canceller, and past the cap)."""
-        self._settled = True
-        self._parts = []
-        if self.transport is not None:
-            self.transport.stopProducing()  # the response's transport: stops reading and closes
-
-    def _fail(self, error: TransportError) -> None:
-        self.abort()
-        self.done.errback(error)
-
-
-@implementer(IAgentEndpointFactory)
-class _CachedEndpoints:
-    """Endpoints per scheme, host and port, made once: the agent's own factory makes a new one for every
-    request, IDNA-encoding the host each time, which cost more than the rest of a long poll's bookkeeping."""
-
-    _MAX = 8192
-
-    def __init__(self, reactor: Any, connect_timeout_s: float, tls_policy: Any) -> None:
-        self._reactor = reactor
-        self._connect_timeout_s = connect_timeout_s
-        self._tls_policy = tls_policy
-        self._endpoints: dict[tuple[bytes, bytes, int], Any] = {}
-
-    def endpointForURI(self, uri: URI) -> Any:
-        key = (uri.scheme, uri.host, uri.port)
-        endpoint = self._endpoints.get(key)
-        if endpoint is None:
-            if uri.scheme not in (b"http", b"https"):
-                raise SchemeNotSupported(f"unsupported scheme {uri.scheme!r}")
-            endpoint = HostnameEndpoint(self._reactor, uri.host.decode("ascii"), uri.port,
-                                        timeout=self._connect_timeout_s)
-            if uri.scheme == b"https":
-                endpoint = wrapClientTLS(self._tls_policy.creatorForNetloc(uri.host, uri.port), endpoint)
-            if len(self._endpoints) >= self._MAX:  # pull-point hosts come and go; never grow without bound
-                self._endpoints.clear()
-            self._endpoints[key] = endpoint
-        return endpoint
-
-
-@frozen
-class _Reply:
-    status: int
-    headers: Headers
-    body: bytes
-
-    @property
-    def content_type(self) -> str | None:
-        return self.header(b"content-type")
-
-    def header(self, name: bytes) -> str | None:
-        values = self.headers.getRawHeaders(name)
-        return values[0].decode("latin-1") if values else None
+    default_port = 443 if scheme == "https" else 80
+    port = port or default_port
+    host_header = f"[{host}]" if ":" in host else host
+    if port != default_port:
+        host_header = f"{host_header}:{port}"
+    request_target = parts.path or "/"
+    if parts.query:
+        request_target = f"{request_target}?{parts.query}"
+    if any(ord(char) < 0x21 for char in request_target):
+        raise TransportError("unusable URL (spaces or control characters)")
+    line_end = f" HTTP/1.1\r\nHost: {host_header}\r\n".encode("ascii")
+    return _Target((scheme.encode("ascii"), host.encode("ascii"), port), request_target,
+                   b"POST " + request_target.encode("ascii") + line_end,
+                   b"GET " + request_target.encode("ascii") + line_end)
 
 
 class _DigestState:
@@ -254,124 +131,88 @@ class HttpTransport:
         self._reactor = reactor
         self.max_reply_bytes = max_reply_bytes
         self._random_bytes = random_bytes
-        self._pool = HTTPConnectionPool(reactor, persistent=True)
-        self._pool.maxPersistentPerHost = pool_per_host
-        self._pool.cachedConnectionTimeout = IDLE_CONNECTION_S
-        # POSTs are never retried by the pool anyway; saying so keeps GETs (snapshots) the same.
-        self._pool.retryAutomatically = False
-        endpoints = _CachedEndpoints(reactor, connect_timeout_s, tls_policy or BrowserLikePolicyForHTTPS())
-        self._agent = Agent.usingEndpointFactory(reactor, endpoints, pool=self._pool)
-        # Many embedded camera servers speak HTTP/1.0: they close the connection after each reply without
-        # saying "Connection: close", and Twisted's client would keep the socket for the next request, which
-        # then dies on it. Hosts seen answering so get a connection per request instead.
-        self._one_shot_agent = Agent.usingEndpointFactory(reactor, endpoints,
-                                                          pool=HTTPConnectionPool(reactor, persistent=False))
-        self._closing_hosts: set[tuple[bytes, bytes, int]] = set()
-        self._challenges: dict[tuple[bytes, bytes, int], _DigestState] = {}
-        self._soap_headers: dict[str | None, Headers] = {}
+        self._connect_timeout_s = connect_timeout_s
+        self._tls_policy = tls_policy or BrowserLikePolicyForHTTPS()
+        self._client = HttpClient(reactor, self._endpoint, idle_per_origin=pool_per_host,
+                                  idle_timeout_s=IDLE_CONNECTION_S)
+        self._challenges: dict[Origin, _DigestState] = {}
+        self._content_types: dict[str | None, bytes] = {}
 
-    async def post(self, url: str, body: bytes, *, action: str | None, timeout_s: float,
-                   digest: DigestCredentials | None) -> bytes:
-        """The body of the camera's 2xx reply to a SOAP 1.2 request; ``HttpError`` for any other status."""
-        reply = await self._bounded(self._exchange(b"POST", url, self._soap_headers_for(action), body, digest,
-                                                   self.max_reply_bytes), timeout_s)
-        return reply.body
+    def post(self, url: str, body: bytes, *, action: str | None, timeout_s: float,
+             digest: DigestCredentials | None) -> Deferred[bytes]:
+        """The body of the camera's 2xx reply to a SOAP 1.2 request; ``HttpError`` for any other status.
+        (A Deferred, to be awaited.)"""
+        content_type = self._content_types.get(action)
+        if content_type is None:
+            text = SOAP_CONTENT_TYPE if action is None else f'{SOAP_CONTENT_TYPE}; action="{action}"'
+            content_type = self._content_types[action] = b"Content-Type: " + text.encode("ascii") + b"\r\n"
+        return self._exchange(b"POST", url, content_type, body, digest, self.max_reply_bytes, timeout_s, True)
 
-    async def get(self, url: str, *, timeout_s: float, digest: DigestCredentials | None,
-                  max_bytes: int) -> tuple[str, bytes]:
-        """The content type and body of a 2xx reply to a GET (a snapshot)."""
-        reply = await self._bounded(self._exchange(b"GET", url, None, None, digest, max_bytes), timeout_s)
-        return reply.content_type or "application/octet-stream", reply.body
+    def get(self, url: str, *, timeout_s: float, digest: DigestCredentials | None,
+            max_bytes: int) -> Deferred[tuple[str, bytes]]:
+        """The content type and body of a 2xx reply to a GET (a snapshot). (A Deferred, to be awaited.)"""
+        return self._exchange(b"GET", url, b"", None, digest, max_bytes, timeout_s, False)
 
     def close(self) -> Deferred[None]:
         """Close the idle connections; fires when they are closed."""
-        return self._pool.closeCachedConnections()
+        return self._client.close()
 
     # --- one exchange ----------------------------------------------------------------------------------
 
-    def _soap_headers_for(self, action: str | None) -> Headers:
-        # Built once per action: the agent copies the headers before adding its own.
-        headers = self._soap_headers.get(action)
-        if headers is None:
-            content_type = SOAP_CONTENT_TYPE if action is None else f'{SOAP_CONTENT_TYPE}; action="{action}"'
-            headers = Headers({b"content-type": [content_type.encode("ascii")]})
-            self._soap_headers[action] = headers
-        return headers
+    def _endpoint(self, origin: Origin) -> Any:
+        scheme, host, port = origin
+        endpoint = HostnameEndpoint(self._reactor, host.decode("ascii"), port, timeout=self._connect_timeout_s)
+        if scheme == b"https":
+            endpoint = wrapClientTLS(self._tls_policy.creatorForNetloc(host, port), endpoint)
+        return endpoint
 
-    async def _bounded(self, exchange: Any, timeout_s: float) -> _Reply:
-        running = Deferred.fromCoroutine(exchange)
-        timed_out = False
-
-        def time_out() -> None:
-            nonlocal timed_out
-            timed_out = True
-            running.cancel()
-
-        timer = self._reactor.callLater(timeout_s, time_out)
+    def _exchange(self, method: bytes, url: str, headers: bytes, body: bytes | None,
+                  digest: DigestCredentials | None, max_bytes: int, timeout_s: float, post: bool) -> Deferred[Any]:
         try:
-            return await running
-        except CancelledError:
-            if timed_out:
-                raise Timeout(f"no complete reply within {timeout_s:g} s") from None
-            raise
-        finally:
-            if timer.active():
-                timer.cancel()
+            target = _target(url)
+            state = self._challenges.get(target.origin) if digest is not None else None
+            authorization = self._authorization(state, digest, method, target) if state is not None else None
+        except TransportError as error:
+            return fail(error)
+        sent = self._client.request(target.origin, _request_bytes(method, target, headers, body, authorization),
+                                    max_bytes=max_bytes, timeout_s=timeout_s)
+        if digest is None:
+            return sent.addCallback(_result, post)
+        deadline = self._reactor.seconds() + timeout_s
+        return sent.addCallback(self._answer_challenge, method, target, headers, body, digest, max_bytes,
+                                deadline, post)
 
-    async def _exchange(self, method: bytes, url: str, headers: Headers | None, body: bytes | None,
-                        digest: DigestCredentials | None, max_bytes: int) -> _Reply:
-        target = _target(url)
-        state = self._challenges.get(target.host_key) if digest is not None else None
-        reply = await self._send(method, target, headers, body, max_bytes,
-                                 self._authorization(state, digest, method, target) if state else None)
-        if reply.status == 401 and digest is not None:
-            challenge = self._challenge_in(reply.headers)
-            if challenge is None:
-                self._challenges.pop(target.host_key, None)
-            else:
-                state = self._challenges[target.host_key] = _DigestState(challenge)
-                reply = await self._send(method, target, headers, body, max_bytes,
-                                         self._authorization(state, digest, method, target))
-                if reply.status == 401:
-                    # Refused with a fresh challenge: the credentials are wrong, so stop sending them unasked.
-                    self._challenges.pop(target.host_key, None)
-        if not 200 <= reply.status < 300:
-            raise HttpError(reply.status, reply.body, reply.content_type, reply.header(b"date"))
-        return reply
+    def _answer_challenge(self, response: Response, method: bytes, target: _Target, headers: bytes,
+                          body: bytes | None, digest: DigestCredentials, max_bytes: int, deadline: float,
+                          post: bool) -> Any:
+        if response.status != 401:
+            return _result(response, post)
+        challenge = self._challenge_in(response)
+        if challenge is None:
+            self._challenges.pop(target.origin, None)
+            return _result(response, post)
+        state = self._challenges[target.origin] = _DigestState(challenge)
+        left = deadline - self._reactor.seconds()
+        if left <= 0:
+            raise Timeout("no complete reply in time (after a digest challenge)")
+        data = _request_bytes(method, target, headers, body, self._authorization(state, digest, method, target))
+        return self._client.request(target.origin, data, max_bytes=max_bytes, timeout_s=left).addCallback(
+            self._after_answer, target, post)
 
-    async def _send(self, method: bytes, target: _Target, headers: Headers | None, body: bytes | None,
-                    max_bytes: int, authorization: str | None) -> _Reply:
-        if authorization is not None:
-            headers = headers.copy() if headers is not None else Headers()
-            headers.setRawHeaders(b"authorization", [authorization.encode("latin-1")])
-        agent = self._one_shot_agent if target.host_key in self._closing_hosts else self._agent
-        try:
-            response = await agent.request(method, target.uri, headers, _BytesBody(body) if body is not None else None)
-        except CancelledError:
-            raise
-        except (internet_error.ConnectError, internet_error.DNSLookupError) as error:
-            raise ConnectionFailed(f"cannot connect ({_describe(error)})") from None
-        except Exception as error:  # noqa: BLE001 - anything the agent raises is a failed exchange
-            if _wraps(error, CancelledError):  # the deadline (or the caller) cancelled the request
-                raise CancelledError() from None
-            if _is_closed(error):
-                raise ConnectionClosed("camera closed the connection before replying", before_reply=True) from None
-            raise TransportError(f"request failed ({_describe(error)})") from None
-        if _closes_after_reply(response):
-            self._closing_hosts.add(target.host_key)
-        expected = None if response.length is UNKNOWN_LENGTH else response.length
-        reader = _CappedBody(max_bytes, expected)
-        response.deliverBody(reader)
-        return _Reply(response.code, response.headers, await reader.done)
+    def _after_answer(self, response: Response, target: _Target, post: bool) -> Any:
+        if response.status == 401:
+            # Refused with a fresh challenge: the credentials are wrong, so stop sending them unasked.
+            self._challenges.pop(target.origin, None)
+        return _result(response, post)
 
     # --- digest ----------------------------------------------------------------------------------------
 
     @staticmethod
-    def _challenge_in(headers: Headers) -> Any:
+    def _challenge_in(response: Response) -> Any:
         # A camera may offer several; SHA-256 is preferred over MD5 when both are there.
         found = []
-        for raw in headers.getRawHeaders(b"www-authenticate", ()):
-            challenge = http_digest.parse_challenge(raw.decode("latin-1"))
+        for raw in response.header_values(b"www-authenticate"):
+            challenge = http_digest.parse_challenge(raw)
             if challenge is not None:
                 found.append(challenge)
         for challenge in found:
@@ -380,45 +221,39 @@ class HttpTransport:
         return found[0] if found else None
 
     def _authorization(self, state: _DigestState, credentials: DigestCredentials | None, method: bytes,
-                       target: _Target) -> str | None:
+                       target: _Target) -> bytes | None:
         if credentials is None:
             return None
         state.nonce_count += 1
         try:
-            return http_digest.authorization(
+            header = http_digest.authorization(
                 state.challenge, username=credentials.username, password=credentials.password.reveal(),
                 method=method.decode("ascii"), uri=target.request_target, nc=state.nonce_count,
                 cnonce=self._random_bytes(8).hex(),
             )
         except ValueError as error:  # a username with control characters; the message names no value
             raise TransportError(f"cannot answer the camera's digest challenge ({error})") from None
+        try:
+            encoded = header.encode("latin-1")
+        except UnicodeEncodeError:
+            raise TransportError("cannot answer the camera's digest challenge (username not latin-1)") from None
+        if b"\r" in encoded or b"\n" in encoded:
+            raise TransportError("cannot answer the camera's digest challenge (line break in a field)")
+        return b"Authorization: " + encoded + b"\r\n"
 
 
-def _closes_after_reply(response: Any) -> bool:
-    """An HTTP/1.0 reply without ``Connection: keep-alive``: the server closes after it."""
-    if tuple(response.version[1:]) != (1, 0):
-        return False
-    connection = b",".join(response.headers.getRawHeaders(b"connection", ())).lower()
-    return b"keep-alive" not in connection
+def _request_bytes(method: bytes, target: _Target, headers: bytes, body: bytes | None,
+                   authorization: bytes | None) -> bytes:
+    prefix = target.post_prefix if method == b"POST" else target.get_prefix
+    if body is None:
+        return b"".join((prefix, headers, authorization or b"", b"\r\n"))
+    return b"".join((prefix, headers, b"Content-Length: %d\r\n" % len(body), authorization or b"", b"\r\n", body))
 
 
-def _wraps(error: BaseException, kind: type) -> bool:
-    """True if the agent's wrapped exception (ResponseFailed and kin) was caused by ``kind``."""
-    reasons = getattr(error, "reasons", None) or ()
-    return any(reason.check(kind) for reason in reasons)
-
-
-def _is_closed(error: BaseException) -> bool:
-    """True for the agent's ways of saying the connection went away before the reply was complete."""
-    if isinstance(error, RequestNotSent):
-        return True
-    if isinstance(error, (ResponseNeverReceived, RequestTransmissionFailed, ResponseFailed)):
-        return any(reason.check(internet_error.ConnectionDone, internet_error.ConnectionLost)
-                   for reason in error.reasons)
-    return False
-
-
-def _describe(error: BaseException) -> str:
-    # Twisted's messages are about sockets, never about credentials; keep them short.
-    text = str(error) or type(error).__name__
-    return text if len(text) <= 160 else text[:159] + "…"
+def _result(response: Response, post: bool) -> Any:
+    status = response.status
+    if not 200 <= status < 300:
+        raise HttpError(status, response.body, response.header(b"content-type"), response.header(b"date"))
+    if post:
+        return response.body
+    return response.header(b"content-type") or "application/octet-stream", response.body
