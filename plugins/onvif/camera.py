@@ -193,7 +193,12 @@ class CameraEvents:
             self._log.debug("alarm_state_repeated", topic=notification.topic, state=state,
                             operation=notification.operation)
             return
-        alarm.camera_state = state
+        previous, alarm.camera_state = alarm.camera_state, state
+        if state and alarm.active and previous is None and notification.operation == "Changed":
+            # On a new pull point (a reboot mid-detection), a camera saying the state *changed* to on was
+            # off in between: the old pull point never delivered that end. End the old alarm, start anew.
+            self._log.info("alarm_end_missed", topic=notification.topic)
+            self._end(alarm, None, stale=True)
         if state and not alarm.active:
             alarm.active = True
             alarm.started_at = self._clock.seconds()
@@ -207,9 +212,15 @@ class CameraEvents:
                        f"{_WORDS[kind]} started", notification.utc_time, detail)
         elif not state and alarm.active:
             self._end(alarm, notification, stale=False)
-        else:
+        elif not state:
             # Off while never on as far as the hub knows (the first Initialized, or after a stale end).
             self._log.debug("alarm_off_not_active", topic=notification.topic)
+
+    def subscribed(self) -> None:
+        """A new pull point is open: what the camera said on the old one no longer counts. The camera's
+        next word on each alarm (its Initialized state, or a change) is taken afresh."""
+        for alarm in self._alarms.values():
+            alarm.camera_state = None
 
     def _stuck(self, key: tuple[str, tuple[Item, ...]]) -> None:
         alarm = self._alarms[key]
@@ -449,6 +460,8 @@ class CameraRunner:
     def _pull_point_state(self, kind: str, detail: str) -> None:
         """What the subscription did by itself. A pull point lost and reopened while the camera kept
         answering is most often a reboot, and a reboot may renumber the presets (quirk 9): read them again."""
+        if kind == STATE_SUBSCRIBED:
+            self.alarms.subscribed()
         if kind == STATE_RESUBSCRIBING:
             self._resubscribing = True
         elif kind == STATE_SUBSCRIBED and self._resubscribing:

@@ -165,6 +165,26 @@ def test_initialized_after_a_synchronisation_point_does_not_raise_a_known_state_
     assert camera.topics("onvif.motion.*") == ["onvif.motion.started", "onvif.motion.ended"]
 
 
+def test_motion_changed_on_after_a_new_pull_point_ends_the_one_whose_end_was_lost(camera):
+    """Motion on, then the camera reboots: the old pull point never delivers the end. On the new one the
+    camera says motion *changed* to on: the old alarm is ended (stale) and a new one started."""
+    subscription = camera.cameras["42"].subscription
+    subscription.notify(motion(True))
+    subscription.resubscribe()
+    subscription.notify(motion(True))
+    assert camera.topics("onvif.motion.*") == ["onvif.motion.started", "onvif.motion.ended", "onvif.motion.started"]
+    assert camera.events("onvif.motion.ended")[0].payload.stale is True
+
+
+def test_motion_still_on_after_a_new_pull_point_is_not_raised_again(camera):
+    """The camera's Initialized true on the new pull point says the same detection goes on: nothing new."""
+    subscription = camera.cameras["42"].subscription
+    subscription.notify(motion(True))
+    subscription.resubscribe()
+    subscription.notify(motion(True, operation="Initialized"))
+    assert camera.topics("onvif.motion.*") == ["onvif.motion.started"]
+
+
 def test_initialized_off_for_an_alarm_never_seen_on_says_nothing(camera):
     """The first synchronisation point lists every input as off: no ended without a started."""
     camera.cameras["42"].subscription.notify(
