@@ -61,7 +61,7 @@ from plugins.onvif.health import (
     CameraHealth,
     Transition,
 )
-from plugins.onvif.pullpoint import STATE_RENEWED, STATE_RESUBSCRIBING, STATE_SUBSCRIBED
+from plugins.onvif.pullpoint import STATE_PULLING, STATE_RENEWED, STATE_RESUBSCRIBING, STATE_SUBSCRIBED
 
 #: Alarms the hub ends itself (marked stale) when the camera never clears them: detections, which are
 #: momentary by nature. A tamper, a lost signal or an input held on are states that can truly last.
@@ -431,8 +431,8 @@ class CameraRunner:
                 await subscription.open()
             except CameraReplyError as error:
                 raise CameraUnusable(f"events cannot be subscribed: {error}") from error
-            self._answered()
-            self._transition(self.health.succeeded("connected; events subscribed"))
+            # Online only once a pull on the new pull point is answered (STATE_PULLING below): a pull
+            # point that refuses every pull (quirk 7) must not make the camera flap online and back.
             await subscription.run()
             if not self._stopping:
                 raise CameraUnreachable("the event subscription ended")
@@ -468,6 +468,9 @@ class CameraRunner:
             self._resubscribing = False
             if self._refreshing is None:
                 self._refreshing = Deferred.fromCoroutine(self._refresh_presets())
+        if kind == STATE_PULLING:
+            self._answered()
+            self._transition(self.health.succeeded("connected; events flowing"))
         if kind in (STATE_SUBSCRIBED, STATE_RENEWED):
             self._answered()
 

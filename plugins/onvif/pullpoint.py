@@ -51,6 +51,7 @@ _STYLES_IN_ORDER = ("relative", "absolute", "absent")
 #: ``on_state`` kinds.
 STATE_SUBSCRIBED = "subscribed"  # a pull point is open (detail: the termination style that worked)
 STATE_RENEWED = "renewed"
+STATE_PULLING = "pulling"  # the first pull on a new pull point was answered: events really flow
 STATE_RESUBSCRIBING = "resubscribing"  # the pull point was lost or refused renewal; a new one is opened
 STATE_POLL_FAILED = "poll_failed"  # detail: how many in a row, and why
 STATE_DEGRADED = "degraded"  # the pull point refuses credentials the device accepts (quirk 7)
@@ -59,6 +60,9 @@ STATE_CLOSED = "closed"
 
 #: A long poll the camera held at least this long before closing is its empty answer, not a failure.
 QUIET_CLOSE_AFTER_S = 1.0
+#: The first poll on a new pull point: short, so whether it works is known at once, and longer than
+#: QUIET_CLOSE_AFTER_S, so a camera that hangs up on an idle poll (quirk 6) is told from a broken one.
+FIRST_POLL_S = 2
 
 #: Added to the long poll's own timeout for the transport's deadline: the camera answers at its timeout,
 #: and the reply takes a moment to arrive.
@@ -70,6 +74,15 @@ _PLAUSIBLE_LIFETIME_S = (1.0, 86400.0)
 
 class PullPointRefused(CameraError):
     """The pull point refuses the credentials the device service accepts (capabilities that lie: quirk 7)."""
+
+
+class PullPointHeld(CameraError):
+    """The camera refused to give back the hub's last pull point; no other is opened until it expires."""
+
+
+def _gone(error: CameraReplyError) -> bool:
+    """Whether a refused Unsubscribe says the pull point no longer exists (so the camera holds nothing)."""
+    return error.status in (400, 404) or (error.fault is not None and error.fault.is_unknown_subscription)
 
 
 class PullPointSubscription:
@@ -106,6 +119,10 @@ class PullPointSubscription:
         self.consecutive_failures = 0
         self._margin_s = renew_margin_s
         self._closing = False
+        #: Hub time until which the camera still holds a pull point it refused to give back.
+        self.unreleased_until = 0.0
+        self._unreleased_why = ""
+        self._first_pull_pending = False
         self._current: Deferred[Any] | None = None
         self._pull_bodies: dict[int, str] = {}
 
@@ -116,6 +133,14 @@ class PullPointSubscription:
         if self.subscription is not None:
             await self._unsubscribe_quietly()
         self._stop_if_closing()
+        held_s = self.unreleased_until - self._reactor.seconds()
+        if held_s > 0:
+            # The camera answered but kept the last pull point: a new one now would be a second one, and
+            # on every retry another, until the camera's few are all held by the hub (quirk 3). Wait
+            # until the refused one has expired.
+            raise PullPointHeld(f"the camera still holds the hub's last pull point for {held_s:.0f} s "
+                                f"(Unsubscribe refused: {self._unreleased_why}); no other is opened until it "
+                                f"expires")
         if TEV not in self._client.services:
             raise CameraReplyError("camera offers no Events service")
         try:
@@ -134,6 +159,7 @@ class PullPointSubscription:
         requested = None if style == "absent" else self.termination_s
         self._set_lifetime(self._lifetime(subscription.current_time, subscription.termination_time, requested))
         await self._synchronize()
+        self._first_pull_pending = True
         renewal_in = self.renew_at - self._reactor.seconds()
         self._state(STATE_SUBSCRIBED, f"{style} termination, renewal in {renewal_in:.0f} s")
 
@@ -196,7 +222,14 @@ class PullPointSubscription:
             await request
         except CancelledError:
             self._log.info("pull_point_unsubscribe_timed_out")
+        except (CameraReplyError, AuthFailed) as error:
+            self._log.info("pull_point_unsubscribe_failed", error=str(error))
+            if not (isinstance(error, CameraReplyError) and _gone(error)):
+                # Answered and refused: the camera holds it until its termination time.
+                self.unreleased_until = max(self.unreleased_until, self.renew_at + self._margin_s)
+                self._unreleased_why = str(error)
         except CameraError as error:
+            # No answer (a camera rebooting or away): nothing says it still holds the pull point.
             self._log.info("pull_point_unsubscribe_failed", error=str(error))
         finally:
             if deadline.active():
@@ -234,6 +267,10 @@ class PullPointSubscription:
         now = self._reactor.seconds()
         # Ends in time for the renewal, so the pull point never has two requests from the hub at once.
         timeout = max(1, min(int(self.pull_timeout_s), int(self.renew_at - now)))
+        if self._first_pull_pending:
+            # A pull point is only known to work once a pull on it is answered (some lie: quirk 7), so
+            # the first poll is short and the camera's state is settled at once.
+            timeout = min(timeout, FIRST_POLL_S)
         body = self._pull_bodies.get(timeout)
         if body is None:
             body = self._pull_bodies[timeout] = events.pull_messages(timeout_s=timeout,
@@ -245,6 +282,7 @@ class PullPointSubscription:
             result = parse_reply(events.parse_pull_messages, root)
         except CameraUnreachable as error:
             if isinstance(error.cause, ConnectionClosed) and self._reactor.seconds() - now >= QUIET_CLOSE_AFTER_S:
+                self._pull_answered()
                 return  # quirk 6: the camera's empty answer; poll again at once
             await self._failed(error, reopen=False)
             return
@@ -255,7 +293,7 @@ class PullPointSubscription:
             # An unreadable reply from a pull point that answers: it is still there, ask again.
             await self._failed(error, reopen=error.fault is not None or error.status is not None)
             return
-        self.consecutive_failures = 0
+        self._pull_answered()
         lifetime = self._lifetime(result.current_time, result.termination_time, None)
         if lifetime is not None:  # some cameras extend the subscription on each pull
             self.renew_at = self._reactor.seconds() + lifetime - self._margin_s
@@ -264,6 +302,12 @@ class PullPointSubscription:
                 self._on_notifications(result.notifications)
             except Exception:  # noqa: BLE001 - one bad delivery must not end the camera's events
                 self._log.exception("pull_point_delivery_failed", count=len(result.notifications))
+
+    def _pull_answered(self) -> None:
+        self.consecutive_failures = 0
+        if self._first_pull_pending:
+            self._first_pull_pending = False
+            self._state(STATE_PULLING, "a pull was answered")
 
     async def _renew(self) -> None:
         subscription = self.subscription

@@ -192,6 +192,7 @@ class FakeSubscription:
 
     async def run(self) -> None:
         self.running = Deferred()
+        self.on_state("pulling", "a pull was answered")  # the real one says so after its first pull
         try:
             await self.running
         except CancelledError:

@@ -63,7 +63,7 @@ def test_a_connected_camera_is_identified_online_and_in_the_directory(camera):
     assert payload.presets == (PresetInfo("1", "Market Sq"), PresetInfo("2", "Bus station"))
     assert [profile.token for profile in payload.profiles] == ["Profile_1", "Profile_2"]
     assert online.payload == CameraHealthChanged(camera=REF, state="online", previous=None,
-                                                 reason="connected; events subscribed")
+                                                 reason="connected; events flowing")
     for event in (identified, online):
         assert event.subject == Subject(kind="camera", id="42", name="High St / Market Sq")
         assert event.location == Location(name="Market Square", camera="42", latitude=52.1, longitude=-1.2)

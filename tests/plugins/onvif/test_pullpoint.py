@@ -21,6 +21,7 @@ from plugins.onvif.pullpoint import (
     STATE_RENEWED,
     STATE_RESUBSCRIBING,
     STATE_SUBSCRIBED,
+    PullPointHeld,
     PullPointRefused,
     PullPointSubscription,
 )
@@ -211,6 +212,36 @@ def test_opening_again_unsubscribes_the_old_pull_point_first(clock):
     assert harness.subscription.subscription.address == SECOND_PULL_POINT
 
 
+def test_a_pull_point_the_camera_refuses_to_give_back_is_waited_out_before_another(clock):
+    """Unsubscribe answered with a fault: the camera keeps that pull point until it expires, so no second
+    one is made before then (else every retry would take another, quirk 3); after it, one is."""
+    harness = Harness(clock)
+    harness.opened(lifetime=60)
+    harness.transport.on("Unsubscribe", fault("ter:ActionNotSupported"))
+    error = failure_result_of(call_of(harness.subscription.open())).value
+    assert isinstance(error, PullPointHeld) and "expires" in str(error) and "ActionNotSupported" in str(error)
+    assert "CreatePullPointSubscription" not in harness.transport.operations()[1:]
+    clock.advance(30)
+    assert isinstance(failure_result_of(call_of(harness.subscription.open())).value, PullPointHeld)
+    clock.advance(31)
+    harness.transport.on("CreatePullPointSubscription", harness.created(SECOND_PULL_POINT))
+    harness.transport.on("SetSynchronizationPoint", SYNCHRONIZED)
+    success_result_of(call_of(harness.subscription.open()))
+    assert harness.subscription.subscription.address == SECOND_PULL_POINT
+    assert harness.transport.operations().count("CreatePullPointSubscription") == 2
+
+
+@pytest.mark.parametrize("gone", [UNKNOWN_SUBSCRIPTION, HttpError(404, b"Not Found")])
+def test_a_pull_point_the_camera_no_longer_has_is_replaced_at_once(clock, gone):
+    harness = Harness(clock)
+    harness.opened()
+    harness.transport.on("Unsubscribe", gone)
+    harness.transport.on("CreatePullPointSubscription", harness.created(SECOND_PULL_POINT))
+    harness.transport.on("SetSynchronizationPoint", SYNCHRONIZED)
+    success_result_of(call_of(harness.subscription.open()))
+    assert harness.subscription.subscription.address == SECOND_PULL_POINT
+
+
 def test_a_camera_without_an_events_service_is_told_plainly(clock):
     harness = Harness(clock)
     del harness.client.services[TEV]
@@ -223,7 +254,8 @@ def test_a_camera_without_an_events_service_is_told_plainly(clock):
 
 
 def test_pulls_deliver_notifications_and_end_in_time_for_the_renewal(clock):
-    """Long polls of 30 s, then one shortened to the renewal; Renew asks for PT60S; pulling goes on."""
+    """A first poll of 2 s (it settles whether the pull point works), long polls of 30 s, then one shortened
+    to the renewal; Renew asks for PT60S; pulling goes on."""
     harness = Harness(clock)
     harness.opened()
     first, second, third = Deferred(), Deferred(), Deferred()
@@ -237,8 +269,9 @@ def test_pulls_deliver_notifications_and_end_in_time_for_the_renewal(clock):
     second.callback(pulled(harness.camera(), harness.camera(28)))
     clock.advance(13)
     third_sent = harness.sent("PullMessages")
-    assert [pull_timeout_sent(sent) for sent in third_sent] == ["PT30S", "PT30S", "PT13S"]
-    assert all(sent.url == PULL_POINT and sent.timeout_s > 30 for sent in third_sent[:2])
+    assert [pull_timeout_sent(sent) for sent in third_sent] == ["PT2S", "PT30S", "PT13S"]
+    assert all(sent.url == PULL_POINT for sent in third_sent)
+    assert third_sent[1].timeout_s > 30
     third.callback(pulled(harness.camera(), harness.camera(15)))
     renew, = harness.sent("Renew")
     assert renew.url == PULL_POINT and "PT60S" in renew.body.decode()
