@@ -496,14 +496,15 @@ class CameraClient:
         request = soap.envelope(body_xml, security=token, action=action if is_event else None,
                                 to=url if is_event else None, reference_parameters=reference_parameters)
 
-        async def post() -> bytes:
-            return await self._transport.post(url, request, action=action, timeout_s=timeout_s,
-                                              digest=self._digest)
-
         try:
-            if operation in UNLIMITED_OPERATIONS:
-                reply = await post()
+            if operation in UNLIMITED_OPERATIONS:  # the long poll: straight to the transport, no extra layer
+                reply = await self._transport.post(url, request, action=action, timeout_s=timeout_s,
+                                                   digest=self._digest)
             else:
+                async def post() -> bytes:
+                    return await self._transport.post(url, request, action=action, timeout_s=timeout_s,
+                                                      digest=self._digest)
+
                 reply = await self._limited(operation, post)
         except HttpError as error:
             return self._http_error(operation, error)
