@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import error as internet_error
+from twisted.internet import tcp
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
@@ -174,7 +175,7 @@ class _Connection(Protocol):
         self._buffer = b""
         self._scanned = 0
         self._got_bytes = False
-        self.transport.write(request.data)
+        _write_now(self.transport, request.data)
 
     def drop(self) -> None:
         """Abort the connection (deadline, cancel, cap): nothing more is read from it."""
@@ -421,6 +422,23 @@ class _Connection(Protocol):
                                           before_reply=False))
         else:
             request.fail(ConnectionClosed("camera closed the connection before replying", before_reply=True))
+
+
+def _write_now(transport: Any, data: bytes) -> None:
+    """``transport.write(data)``, but on a plain TCP connection with nothing queued the bytes go to the
+    socket at once: Twisted's write queues them and waits for the next poll to say the socket is writable,
+    which costs two epoll changes and a reactor round per request (several percent of a long poll's CPU).
+    Whatever the socket does not take (or any other transport) goes the usual way."""
+    if (type(transport) is tcp.Client and transport.connected and not transport.disconnecting
+            and not transport._tempDataLen and transport.offset == len(transport.dataBuffer)
+            and transport.producer is None):
+        written = transport.writeSomeData(data)
+        if type(written) is int and written >= 0:
+            if written == len(data):
+                return
+            data = data[written:]
+        # an error: transport.write below queues the bytes and the reactor finds the error on its next round
+    transport.write(data)
 
 
 class _ConnectionFactory(Factory):

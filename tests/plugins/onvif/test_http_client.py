@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet import reactor
+from twisted.internet import reactor, tcp
 from twisted.internet.defer import CancelledError
 from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.protocol import Protocol, ServerFactory
@@ -441,3 +441,18 @@ async def test_at_most_the_pool_size_of_idle_connections_are_kept(serve):
         await request
     assert len(server.connections) == 4 and client.idle_connections(server.origin) == 2
     await client.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_request_goes_to_the_socket_at_once_not_through_twisteds_write_queue(serve, client, monkeypatch):
+    queued: list[bytes] = []
+    original = tcp.Client.write
+
+    def write(self: Any, data: bytes) -> None:
+        queued.append(data)
+        original(self, data)
+    monkeypatch.setattr(tcp.Client, "write", write)
+    server = serve(lambda connection, index: connection.transport.write(_ok(b"ok")))
+    for _ in range(2):
+        assert (await client.request(server.origin, _request(), max_bytes=CAP, timeout_s=5)).body == b"ok"
+    assert queued == [] and [request for _number, request in server.requests] == [_request(), _request()]
