@@ -81,10 +81,11 @@ class Directory:
     def list(self, kind: str | None = None) -> list[Asset]:
         """Assets of one kind (or all), ordered by kind then id as people sort them (camera 9 before 10)."""
         assets = [a for a in self._assets.values() if kind is None or a.kind == kind]
-        return sorted(assets, key=lambda a: (a.kind, _natural(a.id)))
+        return sorted(assets, key=lambda a: (a.kind, natural_key(a.id)))
 
 
-def _natural(text: str) -> tuple[Any, ...]:
+def natural_key(text: str) -> tuple[Any, ...]:
+    """A sort key that orders numbers within names as people do: camera 9 before 10, A2 before A10."""
     import re
 
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))

@@ -27,6 +27,7 @@ import attrs
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
+from hub.bench import percentile
 from hub.bus import Bus
 from hub.events import (
     CORE_EVENT_TYPES,
@@ -52,13 +53,6 @@ class RadioReport:
 
 SUBSCRIBERS = 4
 PUBLISH_WINDOW = 5_000
-
-
-def _percentile(sorted_values: list[float], fraction: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
-    return sorted_values[index]
 
 
 @attrs.define
@@ -192,7 +186,7 @@ class BusBenchmark:
         await done
         await bus.close()
         latencies.sort()
-        return _percentile(latencies, 0.5), _percentile(latencies, 0.99), latencies[-1], len(latencies)
+        return percentile(latencies, 0.5), percentile(latencies, 0.99), latencies[-1], len(latencies)
 
     def _sqlite_limit(self, path: Path, rows: list[tuple[Any, ...]], batch: float) -> float:
         connection = open_connection(path, WriterSettings(synchronous=self.synchronous))

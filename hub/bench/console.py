@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
 import sqlite3
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.task import LoopingCall, deferLater
 
+from hub.bench import cpu_seconds
 from hub.bench.stream_clients import END_TOPIC
 from hub.events import Severity, Subject
 
@@ -84,11 +84,6 @@ class _Clients(ProcessProtocol):
         raise RuntimeError(f"stream clients printed no summary: {self.errors.decode()[-2000:]}")
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 class ConsoleBenchmark:
     def __init__(self, clients: int = 50, rate: float = 500.0, seconds: float = 30.0) -> None:
         self.clients = clients
@@ -123,7 +118,7 @@ class ConsoleBenchmark:
         await clients.ready
         # Let the clients' hello frames and the hub's catch-up settle before the clock starts.
         await deferLater(reactor, 0.5, lambda: None)
-        cpu_before = _cpu_seconds()
+        cpu_before = cpu_seconds()
         started = time.monotonic()
         published = 0
 
@@ -140,7 +135,7 @@ class ConsoleBenchmark:
         await deferLater(reactor, self.seconds, lambda: None)
         loop.stop()
         elapsed = time.monotonic() - started
-        cpu = _cpu_seconds() - cpu_before
+        cpu = cpu_seconds() - cpu_before
         publish(None, time.monotonic_ns())  # the end marker
         await clients.ended
         summary = clients.summary()

@@ -23,6 +23,8 @@ from twisted.internet.protocol import Factory, Protocol
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Ping, RejectConnection, Request, TextMessage
 
+from hub.bench import percentile
+
 END_TOPIC = "bench.console.finished"
 
 
@@ -98,10 +100,8 @@ class StreamClient(Protocol):
 
 
 def _percentile(sorted_values: list[int], fraction: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
-    return sorted_values[index] / 1e6
+    # Samples are nanoseconds; figures are milliseconds.
+    return percentile(sorted_values, fraction) / 1e6
 
 
 def summarise(clients: list[StreamClient]) -> dict[str, Any]:

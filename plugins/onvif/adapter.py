@@ -10,7 +10,6 @@ Stopping gives every pull point back to its camera (each within a bounded time) 
 from __future__ import annotations
 
 import random as random_module
-import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -20,7 +19,7 @@ from twisted.internet.task import LoopingCall
 
 from hub.api import AdapterContext
 from hub.commands import subscribe_commands
-from hub.directory import Asset
+from hub.directory import Asset, natural_key
 from hub.outbox import Outbox
 from plugins.onvif.camera import CameraRunner
 from plugins.onvif.commands import CommandHandler
@@ -83,10 +82,6 @@ class HttpConnections:
         return close() if close is not None else None
 
 
-def _natural(number: str) -> tuple[Any, ...]:
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", number))
-
-
 class OnvifAdapter(Service):
     """One fleet of cameras. Built by the runtime with its ``AdapterContext`` on every (re)start.
 
@@ -119,7 +114,7 @@ class OnvifAdapter(Service):
         super().startService()
         context, config = self.context, self.config
         connections = self._connections = self._connections_factory(context)
-        numbers = sorted(config.cameras, key=_natural)
+        numbers = sorted(config.cameras, key=natural_key)
         enabled = [number for number in numbers if config.cameras[number].enabled]
         for number in numbers:
             if not config.cameras[number].enabled:

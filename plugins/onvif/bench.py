@@ -31,6 +31,9 @@ import sys
 import time
 from typing import Any
 
+from hub.bench import cpu_seconds, percentile
+from plugins.onvif.simulator import raise_open_file_limit
+
 #: The data item the simulated cameras stamp each notification with (CLOCK_MONOTONIC, nanoseconds).
 STAMP = "SimSentNs"
 USERNAME = "bench"
@@ -47,32 +50,16 @@ def add_arguments(parser: Any) -> None:
 # --- small helpers ----------------------------------------------------------------------------------------
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def _percentile(sorted_values: list[float], fraction: float) -> float | None:
-    if not sorted_values:
-        return None
-    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
-    return round(sorted_values[index], 3)
-
-
 def _latency_figures(latencies_ms: list[float]) -> dict[str, Any]:
     ordered = sorted(latencies_ms)
-    return {"p50_ms": _percentile(ordered, 0.5), "p99_ms": _percentile(ordered, 0.99),
-            "max_ms": round(ordered[-1], 3) if ordered else None}
-
-
-def _raise_open_file_limit(needed: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY else min(needed, hard), hard))
+    if not ordered:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    return {"p50_ms": round(percentile(ordered, 0.5), 3), "p99_ms": round(percentile(ordered, 0.99), 3),
+            "max_ms": round(ordered[-1], 3)}
 
 
 # --- the orchestrator (the hub's process) ----------------------------------------------------------------
@@ -215,10 +202,10 @@ async def _hub_phase(reactor: Any, args: Any, fleet: _Child, ports: dict[str, in
         await fleet.ask({"rate": args.rate})
         await _sleep(reactor, args.warmup)
         window["open"] = True
-        cpu_before, raised_before = _cpu_seconds(), (await fleet.ask({"stats": True}))["events_raised"]
+        cpu_before, raised_before = cpu_seconds(), (await fleet.ask({"stats": True}))["events_raised"]
         reactor_cpu_before = time.thread_time()
         await _sleep(reactor, args.seconds)
-        cpu_used = _cpu_seconds() - cpu_before
+        cpu_used = cpu_seconds() - cpu_before
         reactor_cpu_used = time.thread_time() - reactor_cpu_before
         window["open"] = False
         raised = (await fleet.ask({"stats": True}))["events_raised"] - raised_before
@@ -278,7 +265,7 @@ async def run_benchmark(args: Any, reactor: Any) -> dict[str, Any]:
     import secrets as random_source
     import tempfile
 
-    _raise_open_file_limit(args.cameras * 6 + 512)
+    raise_open_file_limit(args.cameras * 6 + 512)
     password = random_source.token_urlsafe(12)
     environ = {**os.environ, "ONVIF_BENCH_PASSWORD": password}
     fleet = _Child(reactor, [sys.executable, "-m", "plugins.onvif.bench", "fleet", str(args.cameras)], environ)
@@ -343,7 +330,7 @@ def fleet_main(cameras: int) -> int:
     from hub.secrets import Secret
     from plugins.onvif.simulator import OnvifSimulatorConfig, SimulatedFleet
 
-    _raise_open_file_limit(cameras * 6 + 512)
+    raise_open_file_limit(cameras * 6 + 512)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # errors only
     config = OnvifSimulatorConfig(password=Secret(os.environ["ONVIF_BENCH_PASSWORD"]), cameras=cameras,
                                   host="127.0.0.1", base_port=0, username=USERNAME, event_rate=0.0)
@@ -458,11 +445,11 @@ async def _peer(ports: dict[str, int], password: str) -> None:
             break
         request = json.loads(line)
         if "measure" in request:
-            cpu_before = _cpu_seconds()
+            cpu_before = cpu_seconds()
             counts["measuring"] = True
             print('{"ok": true}', flush=True)
         elif "report" in request:
-            cpu_used = _cpu_seconds() - cpu_before
+            cpu_used = cpu_seconds() - cpu_before
             counts["measuring"] = False
             print(json.dumps({
                 "cpu_s": round(cpu_used, 3), "events": counts["events"],

@@ -254,7 +254,7 @@ def ready_line(fleet: SimulatedFleet) -> str:
     return line
 
 
-def _raise_open_file_limit(needed: int) -> None:
+def raise_open_file_limit(needed: int) -> None:
     # A port and a couple of connections per camera: a thousand cameras pass the usual soft limit of 1024.
     try:
         import resource
@@ -281,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"hub onvif-sim: {error}", file=sys.stderr)
         return 2
     configure_logging(level="info", format="console", stream=sys.stderr)
-    _raise_open_file_limit(config.cameras * 4 + 256)
+    raise_open_file_limit(config.cameras * 4 + 256)
     log = structlog.get_logger().bind(simulator="onvif-sim")
 
     class Console(LineReceiver):

@@ -22,6 +22,7 @@ import platform
 import time
 from typing import Any
 
+from hub.bench import percentile
 from plugins.shopwatch.codec import DIALECTS
 from plugins.shopwatch.codec import ccdi, fleetsync
 
@@ -104,11 +105,6 @@ def machine() -> dict[str, Any]:
 DEFAULT_BAUD = 9600
 
 
-def _percentile(sorted_values: list[float], fraction: float) -> float:
-    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
-    return sorted_values[index]
-
-
 async def measure_latency(reactor: Any, count: int, rate: float) -> dict[str, Any]:
     """Run the real adapter on a pty with a child process as the radio; last byte -> bus delivery."""
     import json
@@ -183,8 +179,8 @@ async def measure_latency(reactor: Any, count: int, rate: float) -> dict[str, An
     )
     frame_bytes = len(ccdi.encode(ccdi.Ring("0", 0, 1, 0, 9, None, "90000000")))
     return {
-        "emergency_p50_ms": round(_percentile(latencies, 0.5), 3),
-        "emergency_p99_ms": round(_percentile(latencies, 0.99), 3),
+        "emergency_p50_ms": round(percentile(latencies, 0.5), 3),
+        "emergency_p99_ms": round(percentile(latencies, 0.99), 3),
         "emergency_max_ms": round(latencies[-1], 3),
         "emergency_goal_p99_ms": 20,
         "emergency_samples": len(latencies),
