@@ -406,6 +406,21 @@ class Api:
     async def fibre_nodes(self, ctx: RequestContext) -> Response:
         return json_response({"fibre_nodes": [a.to_json() for a in self.backend.directory.list("fibre_node")]})
 
+    async def fibre_spans(self, ctx: RequestContext) -> Response:
+        return json_response({"fibre_spans": [a.to_json() for a in self.backend.directory.list("fibre_span")]})
+
+    def _placed_spans(self) -> list[dict[str, Any]]:
+        """Fibre spans whose two end nodes both have coordinates, each with ``ends``: [[lat, lon], [lat, lon]]
+        (node ``a`` then ``b``), so every reader of the map draws the same line."""
+        directory = self.backend.directory
+        spans = []
+        for asset in directory.list("fibre_span"):
+            ends = [directory.get("fibre_node", str(asset.attributes.get(end))) for end in ("a", "b")]
+            if all(node is not None and node.latitude is not None and node.longitude is not None
+                   for node in ends):
+                spans.append({**asset.to_json(), "ends": [[node.latitude, node.longitude] for node in ends]})
+        return spans
+
     async def map(self, ctx: RequestContext) -> Response:
         b = self.backend
         config = b.map
@@ -425,6 +440,7 @@ class Api:
                       for site in config.sites],
             "cameras": [a for a in placed if a["kind"] == "camera"],
             "fibre_nodes": [a for a in placed if a["kind"] == "fibre_node"],
+            "fibre_spans": self._placed_spans(),
             "incidents": incidents,
         })
 
@@ -709,6 +725,9 @@ def build_routes(api: Api, plugin_routes: Iterable[Route] = ()) -> RouteTable:
         Route("GET", "/api/adapters", api.adapters, READERS, "Adapters, partners and the bus", tag="status"),
         Route("GET", "/api/cameras", api.cameras, READERS, "Cameras the adapters know", tag="assets"),
         Route("GET", "/api/fibre-nodes", api.fibre_nodes, READERS, "Fibre nodes the adapters know", tag="assets"),
+        Route("GET", "/api/fibre-spans", api.fibre_spans, READERS,
+              "Fibre spans the adapters know: the two nodes each joins and the state of its downstream node",
+              tag="assets"),
         Route("GET", "/api/map", api.map, READERS, "Everything the map draws", tag="assets"),
         Route("GET", "/api/map/image", api.map_image, READERS, "The configured map image", tag="assets",
               produces="image/*", responses={"200": "the image", "404": "none configured"}),

@@ -213,6 +213,43 @@ async def test_cameras_fibre_nodes_and_the_map_come_from_the_directory_and_confi
     assert (await olive.request("GET", "/api/map/image")).status == 404
 
 
+def fibre_ring(web):
+    """cab-7 (the fixture's node, no coordinates) and two placed nodes joined by two spans."""
+    from hub.directory import Asset
+
+    source = "dark_fibre_health.net"
+    web.directory.put(Asset(kind="fibre_node", id="hub-1", source=source, latitude=53.21, longitude=-1.42,
+                            state="up"))
+    web.directory.put(Asset(kind="fibre_node", id="cab-9", source=source, latitude=53.23, longitude=-1.41,
+                            state="down", state_since=1000.0, attributes={"upstream": "hub-1"}))
+    web.directory.put(Asset(kind="fibre_span", id="hub-1–cab-9", source=source, state="down", state_since=1000.0,
+                            attributes={"a": "hub-1", "b": "cab-9", "length_m": 1200.0, "cores": 24}))
+    web.directory.put(Asset(kind="fibre_span", id="hub-1–cab-7", source=source, state="up",
+                            attributes={"a": "hub-1", "b": "cab-7", "length_m": None, "cores": None}))
+
+
+@pytest_twisted.ensureDeferred
+async def test_fibre_spans_are_listed_with_their_ends_and_state(web):
+    """GET /api/fibre-spans lists every span asset, placed or not, as the directory has it."""
+    fibre_ring(web)
+    olive = await web.logged_in("olive")
+    spans = (await olive.request("GET", "/api/fibre-spans")).json["fibre_spans"]
+    assert [(span["id"], span["state"], span["attributes"]["a"], span["attributes"]["b"]) for span in spans] == [
+        ("hub-1–cab-7", "up", "hub-1", "cab-7"), ("hub-1–cab-9", "down", "hub-1", "cab-9")]
+    assert spans[1]["attributes"]["length_m"] == 1200.0 and spans[1]["state_since"] == 1000.0
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_map_draws_a_fibre_span_only_when_both_its_nodes_are_placed(web):
+    """Each drawn span carries its two ends' coordinates (a then b); one to an unplaced node is left out."""
+    fibre_ring(web)
+    olive = await web.logged_in("olive")
+    drawn = (await olive.request("GET", "/api/map")).json
+    assert [node["id"] for node in drawn["fibre_nodes"]] == ["cab-9", "hub-1"]
+    assert [(span["id"], span["state"], span["ends"]) for span in drawn["fibre_spans"]] == [
+        ("hub-1–cab-9", "down", [[53.21, -1.42], [53.23, -1.41]])]
+
+
 @pytest_twisted.ensureDeferred
 async def test_auditors_read_and_export_the_audit_log_and_the_export_is_itself_audited(web):
     """Entries come as JSON; the export is a download and leaves an audit.export row."""
