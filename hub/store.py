@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from hub.audit import create_audit_log
 from hub.auth.users import create_users
-from hub.incidents.store import create_incidents
+from hub.incidents.store import add_incident_covers, create_incidents
 from hub.journal import JOURNAL_MIGRATIONS
 from hub.sqlite_writer import Migration
 from hub.web.intake import create_intake_references
@@ -21,4 +21,5 @@ HUB_MIGRATIONS: tuple[Migration, ...] = (
     create_audit_log,  # 3
     create_users,  # 4
     create_intake_references,  # 5: partner report references, for repeats
+    add_incident_covers,  # 6: what a root-cause incident covers
 )

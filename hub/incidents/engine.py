@@ -6,11 +6,15 @@ work out the incident as it will be, then publish its ``incident.*`` event with 
 attached (``bus.publish(event, also=job)``), and only once that has committed update what the engine
 holds in memory. Changes are made one at a time under a lock, so the memory, the tables and the
 journal always agree, and a crash at any point loses nothing and counts nothing twice.
+
+Root causes: an event whose payload has ``covers`` (subject keys of everything its failure takes down)
+makes its incident gather every later event about those subjects, and one whose payload says
+``recovered`` resolves the incidents it opened (docs/incidents.md, "Root causes").
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import attrs
 import structlog
@@ -18,8 +22,8 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredLock
 
 from hub.clock import iso
-from hub.config import EscalationConfig, IncidentsConfig
-from hub.events import Event, EventDecodeError, EventFactory, Severity, Subject
+from hub.config import EscalationConfig, IncidentRuleConfig, IncidentsConfig
+from hub.events import Event, EventDecodeError, EventFactory, GenericPayload, Severity, Subject
 from hub.incidents.events import TOPICS, IncidentChanged
 from hub.incidents.model import (
     CLEAR,
@@ -60,6 +64,10 @@ SAVE_POSITION_EVERY = 1000
 
 #: Changes an operator makes (or the hub makes for itself) that are not worth an alert of their own.
 _QUIET = Severity.INFO
+
+#: How long before a root cause an incident about something it covers may have opened and still be
+#: absorbed into it, when no rule gives a join window for the root-cause event.
+DEFAULT_ABSORB_WINDOW_S: float = attrs.fields(IncidentRuleConfig).join_window_s.default
 
 
 @attrs.define
@@ -104,6 +112,46 @@ def _cameras(event: Event) -> list[str]:
     return cameras
 
 
+def _payload_value(event: Event, name: str) -> Any:
+    """The payload's ``name`` (an attribute, or a stored field of a payload the hub cannot decode), or None."""
+    payload = event.payload
+    try:
+        if isinstance(payload, GenericPayload):
+            return payload.data.get(name)
+        return getattr(payload, name, None)
+    except Exception:  # noqa: BLE001 - a payload property that fails says nothing about root causes
+        return None
+
+
+def _covers(event: Event) -> tuple[str, ...]:
+    """The subject keys (``kind:id``) the event's payload says its failure covers, in order, once each.
+
+    Anything else (a string, a mapping, items that are not ``kind:id`` text) covers nothing.
+    """
+    value = _payload_value(event, "covers")
+    if value is None or isinstance(value, (str, bytes, Mapping)):
+        return ()
+    try:
+        items = list(value)
+    except TypeError:
+        return ()
+    keys: list[str] = []
+    for item in items:
+        if isinstance(item, str) and item not in keys:
+            kind, colon, ident = item.partition(":")
+            if colon and kind and ident:
+                keys.append(item)
+    return tuple(keys)
+
+
+def _recovered(event: Event) -> bool:
+    return _payload_value(event, "recovered") is True
+
+
+def _covered_cameras(covers: Iterable[str]) -> list[str]:
+    return [key.partition(":")[2] for key in covers if key.startswith("camera:")]
+
+
 def _added(values: tuple[str, ...], more: Iterable[str]) -> tuple[str, ...]:
     result = list(values)
     for value in more:
@@ -145,6 +193,8 @@ class IncidentEngine(Service):
         )
         self._lock = DeferredLock()
         self._active: dict[str, _Active] = {}
+        # subject key -> the open incidents whose covers hold it
+        self._covering: dict[str, set[str]] = {}
         self._timers: dict[str, Any] = {}
         self._subscription: "Subscription | None" = None
         self._position = 0
@@ -166,7 +216,9 @@ class IncidentEngine(Service):
         for owner, topic, subject, places, at in self._store.links_of(self._active):
             if not self._rules.is_protected(topic):
                 self._active[owner].remember(topic, subject, places, at)
+        self._covering = {}
         for active in self._active.values():
+            self._index_covers(active.incident)
             self._arm(active.incident)
         self._subscription = self._bus.subscribe(
             "#", self._on_event, name="incident-engine", since=self._position
@@ -261,6 +313,10 @@ class IncidentEngine(Service):
             return False
         if event.incident_id is not None:
             return True
+        if self._covering and subject_key(event.subject) in self._covering:
+            return True
+        if _recovered(event):
+            return True
         return self._rules.decide(event).action is not RuleAction.IGNORE
 
     def _passed(self, seq: int) -> None:
@@ -274,41 +330,217 @@ class IncidentEngine(Service):
             if self._stopping or event.seq <= self._position:
                 return
             if event.seq <= self._last_linked_seq and self._store.has_event(event.seq):
-                # Delivered again (a restart from an older position): it is already counted.
+                # Delivered again (a restart from an older position): it is already counted. What it
+                # did after being counted (resolving or absorbing other incidents) may have been cut
+                # short by a crash, so that is worked out again; done already, it finds nothing to do.
                 self._log.info("incident_event_already_counted", seq=event.seq, event_id=event.id)
-                self._position = event.seq
+                unfinished = self._unfinished(event)
+                if unfinished:
+                    await self._commit_all(unfinished, event.seq)
+                else:
+                    self._position = event.seq
                 return
-            change = self._plan(event)
-            if change is None:
+            changes = self._plan(event)
+            if not changes:
                 self._passed(event.seq)
                 return
+            await self._commit_all(changes, event.seq)
+
+    async def _commit_all(self, changes: list[_Change], seq: int) -> None:
+        """Make the changes one event caused, in order; the last one records the engine's position.
+
+        The first holds the event itself; a crash before the last leaves the event to be read again
+        at start, and ``_unfinished`` makes the rest.
+        """
+        for index, change in enumerate(changes):
             try:
-                await self._commit(change, position=event.seq)
+                await self._commit(change, position=seq if index == len(changes) - 1 else None)
             except Exception as error:  # noqa: BLE001 - logged; the next event must still be handled
                 self._log.error(
                     "incident_change_failed",
                     incident=change.after.id,
                     change=change.change,
-                    seq=event.seq,
+                    seq=seq,
                     error=f"{type(error).__name__}: {error}",
                 )
+                return
 
-    def _plan(self, event: Event) -> _Change | None:
-        """What ``event`` does to the incidents, or None if nothing."""
+    def _plan(self, event: Event) -> list[_Change]:
+        """What ``event`` does to the incidents, in order (empty if nothing): the change that gathers
+        it first, then the other incidents it resolves or absorbs."""
         at = event.received_at.timestamp()
         if event.incident_id is not None:
             named = self._current(event.incident_id)
             if named is not None:
-                return self._join(named, event, at, explicit=True)
+                return self._absorbing(self._join(named, event, at, explicit=True), event, at)
+        if not self._rules.is_protected(event.topic):
+            if _recovered(event):
+                recovering = self._recovering(event, at)
+                if recovering:
+                    first, *others = recovering
+                    return [
+                        self._resolved_by_hub(first, event, at, reason="recovered", gather=True),
+                        *(self._resolved_by_hub(other, event, at, reason="recovered") for other in others),
+                    ]
+            covering = self._covering_incident(event)
+            if covering is not None:
+                return self._absorbing(self._join(covering, event, at, explicit=False), event, at)
         decision = self._rules.decide(event)
         if decision.action is RuleAction.IGNORE:
-            return None
+            return []
         found = self._matching(event, decision, at)
         if found is not None:
-            return self._join(found.incident, event, at, explicit=False)
+            return self._absorbing(self._join(found.incident, event, at, explicit=False), event, at)
         if decision.action is RuleAction.OPEN:
-            return self._open(event, decision, at)
-        return None
+            return self._absorbing(self._open(event, decision, at), event, at)
+        return []
+
+    def _unfinished(self, event: Event) -> list[_Change]:
+        """For an event already in an incident: the resolving and absorbing it should have caused and
+        has not (a crash came between). Incidents changed since the event are left alone."""
+        if self._rules.is_protected(event.topic):
+            return []
+        at = event.received_at.timestamp()
+        changes = [
+            self._resolved_by_hub(incident, event, at, reason="recovered")
+            for incident in self._recovering(event, at)
+            if incident.updated_at <= at
+        ] if _recovered(event) else []
+        if _covers(event):
+            assert event.seq is not None
+            holder = self._active.get(self._store.incident_of_event(event.seq) or "")
+            if holder is not None:
+                changes += [
+                    self._resolved_by_hub(incident, event, at, reason="covered", root=holder.incident)
+                    for incident in self._absorbable(holder.incident, event, at)
+                ]
+        return changes
+
+    # --- root causes -----------------------------------------------------------------------------------
+
+    def _covering_incident(self, event: Event) -> Incident | None:
+        """The open incident whose covers hold the event's subject (the oldest, if several do)."""
+        ids = self._covering.get(subject_key(event.subject))
+        if not ids:
+            return None
+        return min((self._active[i].incident for i in ids), key=lambda incident: incident.number)
+
+    def _recovering(self, event: Event, at: float) -> list[Incident]:
+        """The open root-cause incidents a ``recovered`` event ends: with covers, opened by an event
+        about the same subject from the same source, before it."""
+        subject = subject_key(event.subject)
+        return sorted(
+            (
+                active.incident
+                for active in self._active.values()
+                if active.incident.covers
+                and subject_key(active.incident.subject) == subject
+                and active.incident.source == event.source
+                and active.incident.opened_at <= at
+            ),
+            key=lambda incident: incident.number,
+        )
+
+    def _absorbable(self, root: Incident, event: Event, at: float) -> list[Incident]:
+        """New incidents about something ``root`` covers that opened shortly before it (a camera that
+        noticed its own outage before the node was judged down): they become part of ``root``."""
+        if not root.covers:
+            return []
+        decision = self._rules.decide(event)
+        window = decision.window if decision.action is not RuleAction.IGNORE else DEFAULT_ABSORB_WINDOW_S
+        covered = set(root.covers)
+        return sorted(
+            (
+                active.incident
+                for active in self._active.values()
+                if active.incident.id != root.id
+                and active.incident.state is IncidentState.NEW
+                and subject_key(active.incident.subject) in covered
+                and at - window <= active.incident.opened_at <= at
+            ),
+            key=lambda incident: incident.number,
+        )
+
+    def _absorbing(self, change: _Change, event: Event, at: float) -> list[_Change]:
+        """``change``, and after it the absorbing of the incidents its new covers explain."""
+        after = change.after
+        before_covers = change.before.covers if change.before is not None else ()
+        if not after.is_open or len(after.covers) == len(before_covers):
+            return [change]
+        absorbed = self._absorbable(after, event, at)
+        if not absorbed:
+            return [change]
+        detail = {**change.detail, "absorbed": [incident.id for incident in absorbed]}
+        history = change.history
+        if history is None:
+            history = HistoryEntry(at=at, actor=None, action="absorbed", detail=detail)
+        else:
+            history = attrs.evolve(history, detail=detail)
+        return [
+            attrs.evolve(change, detail=detail, history=history),
+            *(self._resolved_by_hub(incident, event, at, reason="covered", root=after) for incident in absorbed),
+        ]
+
+    def _resolved_by_hub(
+        self,
+        incident: Incident,
+        event: Event,
+        at: float,
+        *,
+        reason: str,
+        gather: bool = False,
+        root: Incident | None = None,
+    ) -> _Change:
+        """The hub resolves ``incident`` because of ``event``: what it was about has ``recovered``, or
+        it is ``covered`` by the root-cause incident ``root``. With ``gather`` the event joins it too.
+
+        Allowed from new, acknowledged and in progress: the operators' transition table is theirs.
+        """
+        assert event.seq is not None
+        detail: dict[str, Any] = {
+            "from": incident.state.value,
+            "to": IncidentState.RESOLVED.value,
+            "reason": reason,
+            "event_id": event.id,
+            "seq": event.seq,
+            "topic": event.topic,
+        }
+        if root is not None:
+            detail["root"] = root.id
+        after = attrs.evolve(
+            incident, state=IncidentState.RESOLVED, resolved_at=at, updated_at=max(incident.updated_at, at)
+        )
+        if gather:
+            after = attrs.evolve(
+                after,
+                severity=max(incident.severity, event.severity),
+                last_event_at=max(incident.last_event_at, at),
+                event_count=incident.event_count + 1,
+                sources=_added(incident.sources, [event.source]),
+                cameras=_added(incident.cameras, _cameras(event)),
+            )
+        return _Change(
+            change="state_changed",
+            before=incident,
+            after=after,
+            actor=None,
+            detail=detail,
+            history=HistoryEntry(at=at, actor=None, action="state_changed", detail=detail),
+            link=self._link(event, at, folded=False) if gather else None,
+            cause=event,
+        )
+
+    def _index_covers(self, incident: Incident) -> None:
+        """Keep ``_covering`` in step with ``incident``: its covers count while it is open."""
+        for key in incident.covers:
+            if incident.is_open:
+                self._covering.setdefault(key, set()).add(incident.id)
+            else:
+                holders = self._covering.get(key)
+                if holders is not None:
+                    holders.discard(incident.id)
+                    if not holders:
+                        del self._covering[key]
 
     def _matching(self, event: Event, decision: Decision, at: float) -> _Active | None:
         """The open incident ``event`` belongs with by the rule's ``join_on``, most recently active first."""
@@ -334,6 +566,7 @@ class IncidentEngine(Service):
     def _open(self, event: Event, decision: Decision, at: float) -> _Change:
         assert event.seq is not None
         number = self._next_number
+        covers = _covers(event)
         incident = Incident(
             id=incident_id(number),
             number=number,
@@ -349,7 +582,8 @@ class IncidentEngine(Service):
             updated_at=at,
             last_event_at=at,
             sources=(event.source,),
-            cameras=tuple(_cameras(event)),
+            cameras=_added(tuple(_cameras(event)), _covered_cameras(covers)),
+            covers=covers,
         )
         detail = {"rule": decision.rule, "event_id": event.id, "seq": event.seq, "topic": event.topic}
         return _Change(
@@ -377,6 +611,7 @@ class IncidentEngine(Service):
             not explicit and active is not None and (event.topic, subject) in active.seen
         )
         location = incident.location if incident.location is not None else event.location
+        covers = () if self._rules.is_protected(event.topic) else _covers(event)
         after = attrs.evolve(
             incident,
             severity=max(incident.severity, event.severity),
@@ -386,9 +621,12 @@ class IncidentEngine(Service):
             event_count=incident.event_count + 1,
             duplicate_count=incident.duplicate_count + (1 if folded else 0),
             sources=_added(incident.sources, [event.source]),
-            cameras=_added(incident.cameras, _cameras(event)),
+            cameras=_added(incident.cameras, [*_cameras(event), *_covered_cameras(covers)]),
+            covers=_added(incident.covers, covers),
         )
         detail: dict[str, Any] = {"event_id": event.id, "seq": event.seq, "topic": event.topic}
+        if len(after.covers) > len(incident.covers):
+            detail["covers_added"] = len(after.covers) - len(incident.covers)
         if after.severity != incident.severity:
             detail["severity"] = {"from": incident.severity.label, "to": after.severity.label}
         return _Change(
@@ -660,6 +898,7 @@ class IncidentEngine(Service):
                 active.remember(link.topic, link.subject_key, link.location_keys, link.at)
         else:
             self._active.pop(incident.id, None)
+        self._index_covers(incident)
         before = change.before
         if (
             before is None
@@ -689,7 +928,12 @@ class IncidentEngine(Service):
         if change.change == "note_added":
             return f"{head}: note added{by}"
         if change.change == "state_changed":
-            return f"{head} {detail['from'].replace('_', ' ')} -> {detail['to'].replace('_', ' ')}{by}"
+            moved = f"{head} {detail['from'].replace('_', ' ')} -> {detail['to'].replace('_', ' ')}{by}"
+            if detail.get("reason") == "recovered":
+                return f"{moved}: recovered ({detail['topic']})"
+            if detail.get("reason") == "covered":
+                return f"{moved}: covered by {detail['root']} ({detail['topic']})"
+            return moved
         if change.change == "updated":
             return f"{head} updated{by}: {', '.join(sorted(detail))}"
         if change.change == "escalated":

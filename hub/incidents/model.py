@@ -76,7 +76,9 @@ class Incident:
     ``severity`` is the worst of its events; ``event_count`` counts the events gathered (the opening
     one included), ``duplicate_count`` those of them that repeated an event already there (same topic
     and subject) and so raised nothing new. ``sources`` and ``cameras`` are every event source and
-    camera seen in it, in order of first appearance.
+    camera seen in it, in order of first appearance. ``covers`` are the subject keys (``kind:id``) its
+    root-cause events said are behind the failure (``camera:42``, ``fibre_node:FN-07``): while the
+    incident is open, any event about one of them joins it (docs/incidents.md, "Root causes").
     """
 
     id: str
@@ -103,6 +105,7 @@ class Incident:
     last_escalated_at: float | None = None
     sources: tuple[str, ...] = ()
     cameras: tuple[str, ...] = ()
+    covers: tuple[str, ...] = ()
 
     @property
     def is_open(self) -> bool:
@@ -135,6 +138,7 @@ class Incident:
             "last_escalated_at": iso(self.last_escalated_at),
             "sources": list(self.sources),
             "cameras": list(self.cameras),
+            "covers": list(self.covers),
         }
 
     @classmethod
@@ -166,6 +170,7 @@ class Incident:
             last_escalated_at=from_iso(data.get("last_escalated_at")),
             sources=tuple(data.get("sources", ())),
             cameras=tuple(data.get("cameras", ())),
+            covers=tuple(data.get("covers", ())),
         )
 
 

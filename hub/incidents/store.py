@@ -111,6 +111,14 @@ def create_incidents(connection: sqlite3.Connection) -> None:
     )
 
 
+def add_incident_covers(connection: sqlite3.Connection) -> None:
+    """Migration: ``incidents.covers``, the subject keys a root-cause incident covers (a JSON list).
+
+    Incidents stored before it cover nothing, which is what they did.
+    """
+    connection.execute("ALTER TABLE incidents ADD COLUMN covers TEXT NOT NULL DEFAULT '[]'")
+
+
 # --- keys the engine joins on ----------------------------------------------------------------------
 
 
@@ -183,13 +191,14 @@ def _incident_row(incident: Incident) -> tuple[Any, ...]:
         incident.last_escalated_at,
         _dumps(list(incident.sources)),
         _dumps(list(incident.cameras)),
+        _dumps(list(incident.covers)),
     )
 
 
 _COLUMNS = (
     "id, number, title, state, severity, priority, category, owner, source, subject, location, "
     "location_name, opened_at, updated_at, last_event_at, acknowledged_at, acknowledged_by, resolved_at, "
-    "closed_at, event_count, duplicate_count, escalation_count, last_escalated_at, sources, cameras"
+    "closed_at, event_count, duplicate_count, escalation_count, last_escalated_at, sources, cameras, covers"
 )
 _UPSERT = (
     f"INSERT OR REPLACE INTO incidents ({_COLUMNS}) VALUES ({', '.join('?' * len(_COLUMNS.split(',')))})"
@@ -257,7 +266,7 @@ def _incident_from_row(row: Sequence[Any]) -> Incident:
         id_, number, title, state, severity, priority, category, owner, source, subject, location,
         _location_name, opened_at, updated_at, last_event_at, acknowledged_at, acknowledged_by,
         resolved_at, closed_at, event_count, duplicate_count, escalation_count, last_escalated_at,
-        sources, cameras,
+        sources, cameras, covers,
     ) = row
     return Incident(
         id=id_,
@@ -284,6 +293,7 @@ def _incident_from_row(row: Sequence[Any]) -> Incident:
         last_escalated_at=last_escalated_at,
         sources=tuple(json.loads(sources)),
         cameras=tuple(json.loads(cameras)),
+        covers=tuple(json.loads(covers)),
     )
 
 
@@ -424,6 +434,13 @@ class IncidentStore:
         """Whether the event at ``seq`` is already in an incident."""
         row = self._db().execute("SELECT 1 FROM incident_events WHERE event_seq = ?", (seq,)).fetchone()
         return row is not None
+
+    def incident_of_event(self, seq: int) -> str | None:
+        """The id of the incident the event at ``seq`` is in, or None."""
+        row = self._db().execute(
+            "SELECT incident_id FROM incident_events WHERE event_seq = ?", (seq,)
+        ).fetchone()
+        return row[0] if row is not None else None
 
     def last_event_seq(self) -> int:
         return self._db().execute("SELECT coalesce(max(event_seq), 0) FROM incident_events").fetchone()[0]

@@ -14,11 +14,11 @@ from hub.events import Event, EventFactory, Location, Severity, Subject
 from hub.incidents.engine import IncidentEngine
 from hub.incidents.events import INCIDENT_EVENT_TYPES
 from hub.incidents.model import Incident, IncidentAction
-from hub.incidents.store import IncidentStore, create_incidents
+from hub.incidents.store import IncidentStore, add_incident_covers, create_incidents
 from hub.journal import JOURNAL_MIGRATIONS
 from hub.testing import BusHarness, Note, failure_result_of, success_result_of
 
-MIGRATIONS = JOURNAL_MIGRATIONS + (create_incidents,)
+MIGRATIONS = JOURNAL_MIGRATIONS + (create_incidents, add_incident_covers)
 
 RADIO = Subject(kind="radio", id="unit-7", name="Boots radio")
 
@@ -65,8 +65,9 @@ class EngineHarness:
         config: IncidentsConfig | None = None,
         audit: Any = None,
         migrations: tuple[Any, ...] = MIGRATIONS,
+        event_types: tuple[type, ...] = (),
     ) -> None:
-        self.hub = BusHarness(directory, migrations=migrations, event_types=INCIDENT_EVENT_TYPES)
+        self.hub = BusHarness(directory, migrations=migrations, event_types=INCIDENT_EVENT_TYPES + event_types)
         self.clock = self.hub.clock
         self.clock.advance(START)
         self.config = config if config is not None else IncidentsConfig()

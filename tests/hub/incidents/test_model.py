@@ -67,6 +67,7 @@ def test_to_json_has_the_shape_the_console_reads():
         "last_escalated_at": None,
         "sources": ["shopwatch.town_centre"],
         "cameras": ["42"],
+        "covers": [],
     }
 
 
@@ -106,8 +107,9 @@ _maybe_time = st.none() | st.integers(0, 4_000_000_000).map(float)
     acknowledged_at=_maybe_time,
     last_escalated_at=_maybe_time,
     sources=st.lists(_text, max_size=3).map(tuple),
+    covers=st.lists(st.sampled_from(["camera:", "fibre_node:"]).flatmap(lambda kind: _text.map(kind.__add__)), max_size=3).map(tuple),
 )
-def test_to_json_and_from_json_round_trip(state, severity, owner, priority, location, acknowledged_at, last_escalated_at, sources):
+def test_to_json_and_from_json_round_trip(state, severity, owner, priority, location, acknowledged_at, last_escalated_at, sources, covers):
     """An incident read back from its JSON is the same incident (whole-second times here; JSON keeps microseconds)."""
     import attrs
 
@@ -121,5 +123,6 @@ def test_to_json_and_from_json_round_trip(state, severity, owner, priority, loca
         acknowledged_at=acknowledged_at,
         last_escalated_at=last_escalated_at,
         sources=sources,
+        covers=covers,
     )
     assert Incident.from_json(incident.to_json()) == incident
