@@ -297,6 +297,7 @@ function handleEvents(events) {
   }
   statusView.addEvents(events);
   camerasView.addEvents(events);
+  mapView.addEvents(events);
   panels.dispatch(events);
   if (changed) incidentsChanged();
   if (newCritical) alarm.alarm();

@@ -2,10 +2,15 @@
 // background with a graticule and a scale bar, so it works with no internet at all. A council map image
 // (map.image_url, stretched over map.bounds) or a tile server on the room's own network (map.tile_url)
 // is drawn underneath when configured. Web Mercator throughout, so tiles and points agree.
+//
+// Fibre nodes and the spans between them are coloured by their state (up, degraded, down, unreachable,
+// flapping), each state also told apart without colour: a down node is crossed and its span thick, an
+// unreachable one hollow and its span dashed, a flapping one zigzagged and its span marked "~". The states
+// follow the fibre.node.* events on the live stream at once, not only at the next refresh.
 
 import { get } from "./api.js";
 import { h, replace, s } from "./dom.js";
-import { ago, locationName, metres, stateLabel } from "./format.js";
+import { ago, clockTime, locationName, metres, stateLabel, toSeconds } from "./format.js";
 import { describe } from "./detail.js";
 import { isAlarming, isOpen } from "./incidents.js";
 
@@ -14,6 +19,11 @@ const MIN_SCALE = 256;
 const MAX_SCALE = 256 * 2 ** 22;
 const REFRESH_MS = 30000;
 const NICE = [1, 2, 5];
+const FIBRE_STATES = ["up", "degraded", "down", "unreachable", "flapping"];
+// What a fibre state's mark says, for a reader who cannot tell the colours apart.
+const FIBRE_MARKS = { down: "×", flapping: "~" };
+// The node attributes nodeFacts() names; the detail lists the others as they are.
+const NODE_FACTS = ["reason", "loss_pct", "rtt_ms", "rx_dbm_worst", "cameras"];
 
 function project(lat, lon) {
   const sin = Math.sin((Math.max(-85, Math.min(85, lat)) * Math.PI) / 180);
@@ -43,6 +53,41 @@ function assetClass(state) {
   return "idle";
 }
 
+/** A fibre node's or span's state as its class: the colour, and the marks that do not rely on colour. */
+export function fibreClass(state) {
+  if (state === "up") return "good";
+  if (state === "degraded") return "warn";
+  if (state === "down") return "bad";
+  if (state === "unreachable" || state === "flapping") return state;
+  return "idle"; // unknown, disabled, not yet judged
+}
+
+function number(value, digits, unit) {
+  return Number.isFinite(value) ? `${value.toFixed(digits)} ${unit}` : null;
+}
+
+function length(value) {
+  if (!Number.isFinite(value)) return null;
+  return value >= 1000 ? `${(value / 1000).toFixed(1)} km` : `${Math.round(value)} m`;
+}
+
+/** A fibre node's health as label/value pairs, the figures it has (for its tooltip and its details). */
+function nodeFacts(item) {
+  const a = item.attributes || {};
+  const cameras = Array.isArray(a.cameras) ? a.cameras : [];
+  return [
+    ["Reason", a.reason || null],
+    ["Loss", number(a.loss_pct, 0, "%")],
+    ["RTT", number(a.rtt_ms, 1, "ms")],
+    ["Worst Rx", number(a.rx_dbm_worst, 1, "dBm")],
+    ["Cameras behind", cameras.length ? `${cameras.length}: ${cameras.join(", ")}` : null],
+  ].filter(([, value]) => value !== null);
+}
+
+function sinceText(item) {
+  return Number.isFinite(toSeconds(item.state_since)) ? ` since ${clockTime(item.state_since)}` : "";
+}
+
 function tileHref(template, z, x, y) {
   const url = template.replace("{z}", z).replace("{x}", x).replace("{y}", y);
   return /^(https?:\/\/|\/(?!\/))/.test(url) ? url : null;
@@ -59,6 +104,7 @@ export class MapView {
     this.visible = false;
     this.built = false;
     this.pending = false;
+    this.live = new Map(); // node -> its newest fibre.node.* event, kept over a refresh that is older
   }
 
   build() {
@@ -70,12 +116,16 @@ export class MapView {
       h("button", { type: "button", title: "Zoom in (+)", "aria-label": "Zoom in", on: { click: zoom(2) } }, "+"),
       h("button", { type: "button", title: "Zoom out (-)", "aria-label": "Zoom out", on: { click: zoom(0.5) } }, "−"),
       h("button", { type: "button", title: "Show everything (0)", on: { click: () => { this.fit(); this.render(); } } }, "Fit"));
-    this.legend = h("div", { class: "map-legend" },
+    this.legend = h("div", { class: "map-legend", role: "group", "aria-label": "Legend" },
       h("span", {}, h("i", { class: "key cam good" }), "camera"),
-      h("span", {}, h("i", { class: "key node good" }), "fibre node"),
+      h("span", {}, h("i", { class: "key cam bad" }), "camera offline"),
       h("span", {}, h("i", { class: "key site" }), "site"),
       h("span", {}, h("i", { class: "key inc" }), "incident"),
-      h("span", {}, h("i", { class: "key cam bad" }), "offline / down"));
+      h("span", { class: "legend-fibre" }, "fibre node and span:",
+        FIBRE_STATES.map((state) => h("span", { class: "legend-state", dataset: { state } },
+          h("i", { class: ["key", "node", fibreClass(state)], "aria-hidden": "true" }, FIBRE_MARKS[state] || ""),
+          h("i", { class: ["key", "line", fibreClass(state)], "aria-hidden": "true" }),
+          state))));
     const stage = h("div", { class: "map-stage" }, this.svg, this.controls, this.legend, this.message);
     replace(this.container, stage, this.info);
     this.stage = stage;
@@ -88,7 +138,7 @@ export class MapView {
   bindInteraction() {
     let drag = null;
     this.svg.addEventListener("pointerdown", (event) => {
-      if (event.button !== 0 || event.target.closest(".pt")) return;
+      if (event.button !== 0 || event.target.closest(".pt, .span")) return;
       drag = { x: event.clientX, y: event.clientY, cx: this.view.cx, cy: this.view.cy };
       this.svg.setPointerCapture(event.pointerId);
       this.svg.classList.add("dragging");
@@ -111,11 +161,11 @@ export class MapView {
       this.zoomAt(event.deltaY < 0 ? 1.25 : 0.8, event.clientX - box.left, event.clientY - box.top);
     }, { passive: false });
     this.svg.addEventListener("click", (event) => {
-      const point = event.target.closest(".pt");
+      const point = event.target.closest(".pt, .span");
       if (point) this.choose(point.dataset.kind, point.dataset.id);
     });
     this.svg.addEventListener("keydown", (event) => {
-      const point = event.target.closest && event.target.closest(".pt");
+      const point = event.target.closest && event.target.closest(".pt, .span");
       if (point && (event.key === "Enter" || event.key === " ")) {
         event.preventDefault();
         this.choose(point.dataset.kind, point.dataset.id);
@@ -172,14 +222,19 @@ export class MapView {
   }
 
   async load() {
+    // Busy while being read: assistive technology (and a test) knows when the drawing is the new one.
+    if (this.svg) this.svg.setAttribute("aria-busy", "true");
     try {
       this.data = await get("/api/map");
       this.error = null;
+      // A state change that came on the stream while the map was being read is newer than what it says.
+      for (const name of [...this.live.keys()]) this.applyLive(name, true);
     } catch (error) {
       this.error = error.message;
     }
     if (!this.view) this.fit();
     this.render();
+    if (this.svg) this.svg.setAttribute("aria-busy", "false");
   }
 
   /** Incidents changed: redraw soon. */
@@ -190,6 +245,56 @@ export class MapView {
       this.pending = false;
       this.render();
     }, 50);
+  }
+
+  /** Events from the live stream: a fibre.node.<state> event sets the node's state and its span's at once. */
+  addEvents(events) {
+    let changed = false;
+    for (const event of events) {
+      const topic = String((event && event.topic) || "");
+      if (!topic.startsWith("fibre.node.")) continue;
+      const payload = event.payload || {};
+      const name = (payload.node && payload.node.name) || (event.subject && event.subject.id);
+      const state = payload.state || topic.split(".")[2];
+      if (!name || !state) continue;
+      this.live.set(name, {
+        state, since: toSeconds(event.occurred_at), span: payload.span || null, reason: payload.reason ?? null,
+        loss_pct: payload.loss_pct ?? null, rtt_ms: payload.rtt_ms ?? null,
+      });
+      if (this.applyLive(name, false)) changed = true;
+    }
+    if (changed) this.update();
+  }
+
+  /** Puts the newest stream state of node `name` on the map's data; `fromRefresh`: only over an older one. */
+  applyLive(name, fromRefresh) {
+    const change = this.live.get(name);
+    const data = this.data;
+    if (!change || !data) return false;
+    const nodes = data.fibre_nodes || [];
+    const index = nodes.findIndex((node) => node.id === name);
+    const node = index === -1 ? null : nodes[index];
+    if (fromRefresh && !(node && toSeconds(node.state_since) < change.since)) {
+      this.live.delete(name); // the hub's own view has caught up
+      return false;
+    }
+    const since = Number.isFinite(change.since) ? change.since : null;
+    let spanName = change.span;
+    if (node) {
+      const attributes = { ...(node.attributes || {}), reason: change.reason, loss_pct: change.loss_pct, rtt_ms: change.rtt_ms };
+      nodes[index] = { ...node, state: change.state, state_since: since, attributes };
+      spanName = spanName || attributes.span;
+    }
+    const spans = data.fibre_spans || [];
+    const at = spans.findIndex((span) => span.id === spanName);
+    if (at !== -1) spans[at] = { ...spans[at], state: change.state, state_since: since };
+    return Boolean(node) || at !== -1;
+  }
+
+  /** The fibre spans that can be drawn: both ends placed. */
+  spans() {
+    return ((this.data && this.data.fibre_spans) || []).filter((span) => Array.isArray(span.ends) && span.ends.length === 2
+      && span.ends.every((end) => Array.isArray(end) && Number.isFinite(end[0]) && Number.isFinite(end[1])));
   }
 
   points() {
@@ -282,17 +387,23 @@ export class MapView {
     const order = { site: 0, node: 1, cam: 2, inc: 3 };
     points.sort((a, b) => order[a.kind] - order[b.kind]);
     const labelCameras = points.filter((p) => p.kind === "cam").length <= 80;
+    const lines = s("g", { class: "spans" });
+    for (const span of this.spans()) {
+      const [[x1, y1], [x2, y2]] = span.ends.map(([lat, lon]) => this.toScreen(lat, lon, width, height));
+      if (Math.max(x1, x2) < -20 || Math.max(y1, y2) < -20 || Math.min(x1, x2) > width + 20 || Math.min(y1, y2) > height + 20) continue;
+      lines.appendChild(this.spanLine(span, x1, y1, x2, y2));
+    }
     const layer = s("g", { class: "points" });
     for (const point of points) {
       const [x, y] = this.toScreen(point.lat, point.lon, width, height);
       if (x < -20 || y < -20 || x > width + 20 || y > height + 20) continue;
       layer.appendChild(this.marker(point, x, y, labelCameras));
     }
-    children.push(layer, this.scaleBar(width, height));
+    children.push(lines, layer, this.scaleBar(width, height));
     replace(this.svg, children);
     // Redrawing replaces every marker; keyboard focus stays on the same point.
     if (focused && focused.kind) {
-      for (const marker of layer.children) {
+      for (const marker of [...lines.children, ...layer.children]) {
         if (marker.dataset.kind === focused.kind && marker.dataset.id === focused.id) marker.focus();
       }
     }
@@ -308,9 +419,11 @@ export class MapView {
       label = `#${item.number}`;
       name = `Incident #${item.number} ${item.title || ""}, ${item.severity}, ${stateLabel(item.state)}`;
     } else if (point.kind === "node") {
-      shape = s("rect", { x: -6, y: -6, width: 12, height: 12 });
+      shape = [s("rect", { x: -6, y: -6, width: 12, height: 12 }), this.nodeMark(item.state)];
       label = labelCameras ? item.name || item.id : null;
-      name = `Fibre node ${item.name || item.id}, ${item.state || "state unknown"}`;
+      if (label && FIBRE_MARKS[item.state]) label = `${label} ${FIBRE_MARKS[item.state]}`;
+      const facts = nodeFacts(item).map(([key, value]) => `${key.toLowerCase()} ${value}`);
+      name = [`Fibre node ${item.name || item.id}, ${item.state || "state unknown"}${sinceText(item)}`, ...facts].join(", ");
     } else if (point.kind === "cam") {
       shape = s("circle", { r: 7 });
       label = labelCameras ? item.id : null;
@@ -323,6 +436,8 @@ export class MapView {
     const classes = ["pt", point.kind, selected && "selected"];
     if (point.kind === "inc") {
       classes.push(`sev-${item.severity}`, `state-${item.state}`, isAlarming(item) && "alarm");
+    } else if (point.kind === "node") {
+      classes.push(fibreClass(item.state));
     } else if (point.kind !== "site") {
       classes.push(assetClass(item.state));
     }
@@ -330,6 +445,31 @@ export class MapView {
       class: classes, transform: `translate(${x.toFixed(1)} ${y.toFixed(1)})`, tabindex: 0, role: "button",
       "aria-label": name, dataset: { kind: point.kind, id: point.id },
     }, s("title", {}, name), shape, label ? s("text", { x: 11, y: 4, class: "pt-label" }, label) : null);
+  }
+
+  /** The mark inside a node's square that says its state without colour. */
+  nodeMark(state) {
+    if (state === "down") return s("path", { class: "mark", d: "M-4,-4 L4,4 M4,-4 L-4,4" });
+    if (state === "flapping") return s("path", { class: "mark", d: "M-5,1 L-2.5,-3 L0,3 L2.5,-3 L5,1" });
+    return null;
+  }
+
+  spanLine(span, x1, y1, x2, y2) {
+    const a = span.attributes || {};
+    const state = span.state || "unknown";
+    const selected = this.selected && this.selected.kind === "span" && this.selected.id === span.id;
+    const facts = [`${a.a} to ${a.b}`, length(a.length_m), `${state}${sinceText(span)}`].filter(Boolean);
+    const name = `Fibre span ${span.name || span.id}, ${facts.join(", ")}`;
+    const ends = { x1: x1.toFixed(1), y1: y1.toFixed(1), x2: x2.toFixed(1), y2: y2.toFixed(1) };
+    const mark = FIBRE_MARKS[state];
+    return s("g", {
+      class: ["span", fibreClass(state), selected && "selected"], tabindex: 0, role: "button", "aria-label": name,
+      dataset: { kind: "span", id: span.id, state },
+    }, s("title", {}, name),
+    s("line", { class: "span-hit", ...ends }),
+    s("line", { class: "span-line", ...ends }),
+    state === "flapping" ? s("line", { class: "span-flap", ...ends }) : null,
+    mark ? s("text", { class: "span-mark", x: ((x1 + x2) / 2).toFixed(1), y: ((y1 + y2) / 2 - 4).toFixed(1) }, mark) : null);
   }
 
   tiles(template, width, height) {
@@ -394,6 +534,13 @@ export class MapView {
 
   renderInfo() {
     if (!this.info) return;
+    if (this.selected && this.selected.kind === "span") {
+      const span = this.spans().find((item) => item.id === this.selected.id);
+      if (span) {
+        this.renderSpanInfo(span);
+        return;
+      }
+    }
     const point = this.selected && this.points().find((p) => p.kind === this.selected.kind && p.id === this.selected.id);
     if (!point) {
       replace(this.info, h("h3", {}, "Map"), h("p", { class: "muted" }, "Click a point (or Tab to it and press Enter) to see it here. Drag to pan, wheel or +/− to zoom."),
@@ -412,20 +559,41 @@ export class MapView {
       return;
     }
     const title = point.kind === "cam" ? `Camera ${item.id}` : point.kind === "node" ? `Fibre node ${item.id}` : item.name;
+    const node = point.kind === "node";
     const related = this.store.all().filter((incident) => isOpen(incident)
-      && ((incident.cameras || []).includes(item.id) || (point.kind === "cam" && (incident.location || {}).camera === item.id)));
+      && ((incident.cameras || []).includes(item.id) || (point.kind === "cam" && (incident.location || {}).camera === item.id)
+        || (node && (incident.covers || []).includes(`fibre_node:${item.id}`))));
+    // A node's health figures first, by name; whatever else its adapter says after them as it is.
+    const facts = node ? nodeFacts(item) : [];
+    const rest = Object.entries(item.attributes || {}).filter(([key]) => !node || !NODE_FACTS.includes(key));
     replace(this.info,
       h("h3", {}, title),
       item.name && point.kind !== "site" ? h("p", {}, item.name) : null,
-      point.kind !== "site" ? h("p", {}, h("span", { class: ["health", assetClass(item.state)] }, item.state || "state unknown"),
+      point.kind !== "site" ? h("p", {}, h("span", { class: ["health", node ? fibreClass(item.state) : assetClass(item.state)] }, item.state || "state unknown"),
         item.state_since ? h("span", { class: "muted" }, ` since ${ago(item.state_since)}`) : null) : null,
       item.source ? h("p", { class: "muted" }, `From ${item.source}`) : null,
       h("p", { class: "muted" }, coordinates),
-      item.attributes && Object.keys(item.attributes).length
-        ? h("dl", { class: "facts" }, Object.entries(item.attributes).map(([key, value]) => [h("dt", {}, key), h("dd", {}, describe(value))]))
+      facts.length || rest.length
+        ? h("dl", { class: "facts" }, facts.map(([key, value]) => [h("dt", {}, key), h("dd", {}, value)]),
+          rest.map(([key, value]) => [h("dt", {}, key), h("dd", {}, describe(value))]))
         : null,
       related.length ? [h("h4", {}, "Open incidents"), h("ul", { class: "plain" }, related.map((incident) => h("li", {},
         h("button", { type: "button", class: "link", on: { click: () => this.onOpenIncident(incident.id) } }, `#${incident.number} ${incident.title || ""}`))))] : null);
+  }
+
+  renderSpanInfo(span) {
+    const a = span.attributes || {};
+    const end = (id) => (this.points().some((p) => p.kind === "node" && p.id === id)
+      ? h("button", { type: "button", class: "link", on: { click: () => this.choose("node", id) } }, id) : id || "–");
+    replace(this.info,
+      h("h3", {}, `Fibre span ${span.name || span.id}`),
+      h("p", {}, h("span", { class: ["health", fibreClass(span.state)] }, span.state || "state unknown"),
+        span.state_since ? h("span", { class: "muted" }, ` since ${ago(span.state_since)}`) : null),
+      span.source ? h("p", { class: "muted" }, `From ${span.source}`) : null,
+      h("dl", { class: "facts" },
+        h("dt", {}, "Ends"), h("dd", {}, end(a.a), " – ", end(a.b)),
+        h("dt", {}, "Length"), h("dd", {}, length(a.length_m) || "–"),
+        a.cores ? [h("dt", {}, "Cores"), h("dd", {}, String(a.cores))] : null));
   }
 
   openIncidentsList() {
