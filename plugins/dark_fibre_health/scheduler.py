@@ -4,8 +4,10 @@ millisecond, never a thousand at the top of each second.
 Target ``i`` of ``n`` has its slot at ``i * interval / n`` into every interval. One timer ticks every
 ``tick_s`` and sends the targets whose slots fell since the last tick, so a tick sends about
 ``n * tick / interval`` of them; then it calls ``on_tick(now)`` (where the pinger sweeps its timeouts).
-When the reactor was held up for longer than a tick, the slots it missed beyond one tick's worth are
-skipped, not sent in a burst (``skipped`` counts them): those targets are probed in the next interval.
+No tick sends more than ``ceil(n * tick / interval) + 1``: a tick that came a little late (a busy
+reactor) catches up over the next few ticks, and when the reactor was held up for more than a quarter of
+the interval, the slots it missed are skipped rather than sent in a burst (``skipped`` counts them):
+those targets are probed in the next interval.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from twisted.internet.task import LoopingCall
+
+#: Slots missed beyond this share of the interval (the reactor was held up) are skipped; fewer are caught
+#: up, one tick's share plus one per tick at most.
+SKIP_BEHIND_SHARE = 0.25
 
 
 class ProbeScheduler:
@@ -96,13 +102,16 @@ class ProbeScheduler:
             first = self._next
             if due >= first:
                 budget = self.max_per_tick()
-                if due - first + 1 > budget:
-                    self.skipped += due - first + 1 - budget
+                behind = due - first + 1
+                if behind > max(budget, count * SKIP_BEHIND_SHARE):
+                    # Held up for a good part of the interval: what was missed is not sent at all.
+                    self.skipped += behind - budget
                     first = due - budget + 1
+                last = min(due, first + budget - 1)  # a tick a little late catches up over the next ones
                 send = self._send
-                for slot in range(first, due + 1):
+                for slot in range(first, last + 1):
                     send(names[slot % count])
-                self._next = due + 1
+                self._next = last + 1
                 if self._next >= count:  # keep the numbers small: renumber from this interval's start
                     cycles = self._next // count
                     self._origin += cycles * self._interval_s
