@@ -59,7 +59,7 @@ def encode_tlv(tag: int, content: bytes) -> bytes:
 
 def encode_integer(value: int, tag: int = INTEGER) -> bytes:
     """A two's complement INTEGER in the fewest octets (an unsigned value gets a leading zero when needed)."""
-    length = value.bit_length() // 8 + 1  # one spare bit for the sign
+    length = (value if value >= 0 else ~value).bit_length() // 8 + 1  # one spare bit for the sign
     return encode_tlv(tag, value.to_bytes(length, "big", signed=True))
 
 
