@@ -7,8 +7,9 @@ These are the only hub types a plugin needs besides the events in ``hub.events``
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from attrs import field, frozen
 from twisted.application.service import IService
@@ -202,3 +203,60 @@ class AdapterContext:
     fail: Callable[[BaseException], None] = field(default=lambda error: None)
     directory: Any = None
     evidence: Any = None
+
+
+#: Names an adapter's metric may have: Prometheus's, lower case. ``hub_`` is the hub's own.
+METRIC_NAME = re.compile(r"[a-z_:][a-z0-9_:]*")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def _metric_name(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, str) or not METRIC_NAME.fullmatch(value):
+        raise ValueError(f"metric name {value!r} must match [a-z_:][a-z0-9_:]*")
+    if value.startswith("hub_"):
+        raise ValueError(f"metric name {value!r}: names starting hub_ are the hub's own")
+
+
+def _metric_kind(_instance: object, _attribute: object, value: object) -> None:
+    if value not in ("gauge", "counter"):
+        raise ValueError(f"metric kind {value!r} must be gauge or counter")
+
+
+def _metric_labels(value: Mapping[str, object]) -> dict[str, str]:
+    return {str(key): str(text) for key, text in dict(value).items()}
+
+
+def _check_labels(_instance: object, _attribute: object, value: Mapping[str, str]) -> None:
+    for key in value:
+        if not _LABEL_NAME.fullmatch(key) or key.startswith("__"):
+            raise ValueError(f"metric label {key!r} must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __")
+        if key == "adapter":
+            raise ValueError("metric label 'adapter' is the hub's: it names the adapter instance")
+
+
+@frozen
+class MetricSample:
+    """One value an adapter reports for the hub's ``/metrics`` (Prometheus text format).
+
+    An adapter's service (what its type's ``factory`` returned) may have a method ``metrics()`` that
+    returns an iterable of these; the hub calls it at every scrape while the adapter is running, so it
+    must be quick and must not block (read counters the adapter keeps, do no I/O).
+
+    - ``name``: the metric's name, exported as it is: ``[a-z_:][a-z0-9_:]*``, not starting ``hub_``;
+      start it with the adapter type (``fibre_node_up``). Samples of one name from every adapter are one
+      family; counters end in ``_total`` by convention.
+    - ``kind``: ``gauge`` (a value that goes up and down) or ``counter`` (only ever goes up, from 0 at
+      the adapter's start).
+    - ``help``: one line saying what it measures (the family's ``# HELP``, from its first sample).
+    - ``value``: a number (NaN and infinities are allowed, as Prometheus allows them).
+    - ``labels``: label names to values (text). The hub adds ``adapter`` with the instance's name, so an
+      adapter may not use that label itself.
+
+    A bad name, kind or label is refused when the sample is made (``ValueError``).
+    """
+
+    name: str = field(validator=_metric_name)
+    kind: str = field(validator=_metric_kind)
+    help: str
+    value: float = field(converter=float)
+    labels: Mapping[str, str] = field(factory=dict, converter=_metric_labels, validator=_check_labels)

@@ -355,6 +355,7 @@ class Hub(MultiService):
             directory=self.directory,
             evidence=self.evidence,
             adapters=lambda: [adapter.status for adapter in self.adapters.values()],
+            adapter_services=lambda: [(name, adapter.service) for name, adapter in self.adapters.items()],
             adapter_types=self.adapter_types,
             plugins=self.plugins,
             config=self.config,

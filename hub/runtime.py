@@ -215,6 +215,12 @@ class SupervisedAdapter(Service):
             started_at=self._started_at,
         )
 
+    @property
+    def service(self) -> IService | None:
+        """The adapter's own service (what its type's factory returned) while it has one, else None:
+        what ``/metrics`` asks for the adapter's ``metrics()``."""
+        return self._inner
+
     # --- Service --------------------------------------------------------------------------------
 
     def startService(self) -> None:

@@ -573,7 +573,7 @@ class Api:
         text = render_metrics(bus=b.bus, metrics=self.metrics, adapters=list(b.adapters()),
                               incident_counts=b.incidents.counts_by_state(),
                               websocket_clients=len(self.stream.clients), sessions_active=b.sessions.active(),
-                              incident_states=INCIDENT_STATES)
+                              incident_states=INCIDENT_STATES, adapter_services=b.adapter_services(), log=b.log)
         return Response(200, text.encode(), PROMETHEUS_TYPE)
 
     async def openapi(self, ctx: RequestContext) -> Response:

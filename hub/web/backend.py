@@ -120,6 +120,8 @@ class WebBackend:
     evidence: Any = None  # EvidenceStore, or None when the hub keeps none
     actor: Callable[[str, str, str | None], Any] = _real_actor
     hub_version: str = "0"
+    #: (instance name, its service or None) for each adapter: /metrics reads their ``metrics()``.
+    adapter_services: Callable[[], list[tuple[str, Any]]] = list
 
     @classmethod
     def build(cls, *, incidents: Any, **pieces: Any) -> "WebBackend":

@@ -2,13 +2,19 @@
 
 Rates are left to Prometheus (``rate(hub_events_published_total[1m])``): the hub only counts. Counters
 that the web layer owns (events by topic prefix, HTTP requests) live in ``WebMetrics``; the rest is
-read from the bus, the adapters, the incidents and the sessions at scrape time.
+read from the bus, the adapters, the incidents and the sessions at scrape time, with whatever samples
+each running adapter's ``metrics()`` gives (``hub.api.MetricSample``).
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any, Iterable
+
+import structlog
+
+from hub.api import MetricSample
 
 
 class WebMetrics:
@@ -35,6 +41,18 @@ def _labels(labels: dict[str, object]) -> str:
     return "{" + ",".join(f'{key}="{_escape(value)}"' for key, value in labels.items()) + "}"
 
 
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _help(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace("\n", "\\n")
+
+
 class _Family:
     def __init__(self, name: str, kind: str, help_text: str) -> None:
         self.name, self.kind, self.help = name, kind, help_text
@@ -45,11 +63,51 @@ class _Family:
         return self
 
     def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
+        yield f"# HELP {self.name} {_help(self.help)}"
         yield f"# TYPE {self.name} {self.kind}"
         for labels, value in self.samples:
-            number = int(value) if float(value).is_integer() else value
-            yield f"{self.name}{_labels(labels)} {number}"
+            yield f"{self.name}{_labels(labels)} {_number(value)}"
+
+
+def adapter_families(services: Iterable[tuple[str, Any]], log: Any) -> list[_Family]:
+    """The families made of every running adapter's ``metrics()`` samples, by name.
+
+    ``services`` are (instance name, the adapter's service or None). Each sample gets the label
+    ``adapter`` = the instance. An adapter whose ``metrics()`` raises (or gives something that is not
+    an iterable of ``MetricSample``) is logged and left out of this scrape, and so is a sample whose
+    name another sample already uses with another kind, or that repeats one already given: the rest of
+    the scrape is never broken by one adapter.
+    """
+    families: dict[str, _Family] = {}
+    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    for name, service in services:
+        report = getattr(service, "metrics", None) if service is not None else None
+        if not callable(report):
+            continue
+        try:
+            samples = list(report())
+            wrong = next((sample for sample in samples if not isinstance(sample, MetricSample)), None)
+            if wrong is not None:
+                raise TypeError(f"metrics() gave {type(wrong).__name__}, not MetricSample")
+        except Exception as error:  # noqa: BLE001 - one adapter's bug must not break the scrape
+            log.warning("adapter_metrics_failed", adapter=name, error=f"{type(error).__name__}: {error}")
+            continue
+        for sample in samples:
+            labels = {**sample.labels, "adapter": name}
+            family = families.get(sample.name)
+            if family is None:
+                family = families[sample.name] = _Family(sample.name, sample.kind, sample.help)
+            elif family.kind != sample.kind:
+                log.warning("adapter_metric_refused", adapter=name, metric=sample.name,
+                            reason=f"{sample.kind}, but already a {family.kind}")
+                continue
+            key = (sample.name, tuple(sorted(labels.items())))
+            if key in seen:
+                log.warning("adapter_metric_refused", adapter=name, metric=sample.name, reason="repeated labels")
+                continue
+            seen.add(key)
+            family.add(sample.value, **labels)
+    return [families[name] for name in sorted(families)]
 
 
 def render_metrics(
@@ -61,8 +119,10 @@ def render_metrics(
     websocket_clients: int,
     sessions_active: int,
     incident_states: Iterable[str] = (),
+    adapter_services: Iterable[tuple[str, Any]] = (),
+    log: Any = None,
 ) -> str:
-    """The whole scrape, as text."""
+    """The whole scrape, as text: the hub's own families, then the adapters' (see ``adapter_families``)."""
     families = []
     families.append(_Family("hub_events_published_total", "counter",
                             "Events journaled by this process since it started.").add(bus.published))
@@ -97,4 +157,5 @@ def render_metrics(
         requests.add(count, route=route, code=code)
     families.append(requests)
     families.append(_Family("hub_sessions_active", "gauge", "User sessions not yet ended.").add(sessions_active))
+    families += adapter_families(adapter_services, log if log is not None else structlog.get_logger("hub.web"))
     return "\n".join(line for family in families for line in family.render()) + "\n"

@@ -88,7 +88,9 @@ class WebService(Service):
       ``LoginThrottle``, ``PartnerGate``; ``audit``: the ``AuditLog``.
     - ``directory``: the ``Directory``; ``evidence``: the ``EvidenceStore`` (None: no evidence served);
       ``adapters``: a callable returning every adapter's
-      ``AdapterStatus``; ``adapter_types``: name to ``AdapterType`` (for their commands).
+      ``AdapterStatus``; ``adapter_types``: name to ``AdapterType`` (for their commands);
+      ``adapter_services``: a callable returning (instance name, its service or None) for each adapter,
+      whose ``metrics()`` ``/metrics`` reads.
     - ``plugins``: the ``PluginHost`` (web routes, console panels); ``plugin_context``: what a plugin
       route's ``resource_factory`` is called with (the Hub).
     - ``config``: the ``HubConfig`` (its ``web``, ``map``, ``partners`` and ``hub.name`` are read).
@@ -121,13 +123,16 @@ class WebService(Service):
         static_dir: Path | None = STATIC_DIR,
         actor: Callable[[str, str, str | None], Any] | None = None,
         version: str | None = None,
+        adapter_services: Callable[[], Iterable[tuple[str, Any]]] | None = None,
     ) -> None:
         from hub import __version__
 
         self.config = config
         self.reactor = reactor
         self.log = (log if log is not None else structlog.get_logger("hub.web")).bind(component="web")
-        extra = {"actor": actor} if actor is not None else {}
+        extra: dict[str, Any] = {"actor": actor} if actor is not None else {}
+        if adapter_services is not None:
+            extra["adapter_services"] = lambda: list(adapter_services())
         self.backend = WebBackend.build(
             bus=bus, codec=codec if codec is not None else bus.codec, events=events.for_source("hub.api"),
             clock=reactor, log=self.log, incidents=incidents, users=users, sessions=sessions,

@@ -331,6 +331,25 @@ def test_running_waits_for_the_adapter_start_deferred(hub: Harness) -> None:
     assert hub.states() == ["starting", "running"]
 
 
+def test_the_supervisor_hands_out_the_adapters_service_while_it_has_one(hub: Harness) -> None:
+    """``service`` is what the factory returned (where /metrics finds ``metrics()``), None once failed or
+    stopped, and the new instance after a restart."""
+    adapters = FakeAdapters(None, raising(OSError("port gone")), None)
+    supervisor = hub.supervise(adapters)
+    assert supervisor.service is None
+    supervisor.startService()
+    first = adapters.latest
+    assert supervisor.service is first
+    first.context.fail(OSError("serial line dropped"))
+    assert supervisor.service is None
+    hub.clock.advance(1)  # the second start fails in startService, leaving no service behind
+    assert supervisor.service is None
+    hub.clock.advance(2)
+    assert supervisor.service is adapters.latest is not first
+    success_result_of(supervisor.stopService())
+    assert supervisor.service is None
+
+
 def test_the_supervisor_is_named_after_its_instance() -> None:
     """A hub's MultiService can find an adapter's supervisor by the instance name."""
     harness = Harness()
