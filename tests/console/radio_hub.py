@@ -4,10 +4,13 @@ tests use (run as ``python tests/console/radio_hub.py user add ...`` and ``... r
 The ``console_radio`` adapter offers three commands:
 
 - ``report`` (status panel only): the adapter publishes ``console_radio.report.received`` (high, so an
-  incident opens) for the unit and camera given, then answers ``sent``;
+  incident opens) for the unit and camera given, then answers ``sent``; cameras named in ``covers``
+  (numbers, space-separated) are what the report's payload says it covers, as a root cause's would;
 - ``broadcast`` (status panel only): answered ``sent``;
 - ``reply``, offered on incidents holding a report: its unit and camera are prefilled from the report;
   answered ``delivered`` with the text it was given.
+
+It reports ``console_radio_reports_total`` (reports simulated) through ``metrics()``, for ``/metrics``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hub import cli, plugins  # noqa: E402 - after the path is set
-from hub.api import AdapterContext, AdapterType, CommandArgument, CommandSpec  # noqa: E402
+from hub.api import AdapterContext, AdapterType, CommandArgument, CommandSpec, MetricSample  # noqa: E402
 from hub.commands import outcome_event, subscribe_commands  # noqa: E402
 from hub.events import CommandOutcomeKind, Event, Location, Severity, Subject  # noqa: E402
 from hub.hookspecs import hookimpl  # noqa: E402
@@ -47,6 +50,7 @@ class RadioReportReceived:
 
     member: Member
     text: str
+    covers: tuple[str, ...] = ()
 
 
 COMMANDS = (
@@ -54,6 +58,7 @@ COMMANDS = (
         CommandArgument("unit", "Unit", max_length=20),
         CommandArgument("camera", "Camera", kind="camera", required=False),
         CommandArgument("text", "Report text", max_length=100),
+        CommandArgument("covers", "Covers cameras", required=False, max_length=100),
     )),
     CommandSpec("broadcast", "Broadcast to the scheme", arguments=(CommandArgument("text", "Text", max_length=32),)),
     CommandSpec("reply", "Reply to the unit", arguments=(
@@ -68,6 +73,11 @@ class RadioAdapter(Service):
     def __init__(self, context: AdapterContext) -> None:
         self.context = context
         self._commands: Any = None
+        self.reports = 0
+
+    def metrics(self) -> list[MetricSample]:
+        return [MetricSample("console_radio_reports_total", "counter", "Reports simulated since start.",
+                             self.reports, {"site": self.context.config.site})]
 
     def startService(self) -> None:  # noqa: N802 - Twisted's name
         super().startService()
@@ -83,9 +93,11 @@ class RadioAdapter(Service):
         arguments = request.arguments
         if request.verb == "report":
             unit, camera = arguments["unit"], arguments.get("camera")
+            covers = tuple(f"camera:{number}" for number in (arguments.get("covers") or "").split())
+            self.reports += 1
             await self.context.bus.publish(self.context.events(
                 "console_radio.report.received",
-                RadioReportReceived(member=Member(unit), text=arguments["text"]),
+                RadioReportReceived(member=Member(unit), text=arguments["text"], covers=covers),
                 severity=Severity.HIGH,
                 subject=Subject(kind="radio_unit", id=f"{self.context.name}.{unit}", name=f"Unit {unit}"),
                 location=Location(name=self.context.config.site, camera=camera),

@@ -4,6 +4,7 @@ its fields prefilled from the incident's newest report, each showing the adapter
 
 from __future__ import annotations
 
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -122,4 +123,38 @@ def test_an_auditor_is_offered_no_commands_on_the_status_panel(radio_console: Ca
     view.page.keyboard.press("3")
     expect(view.page.locator("#status-view tr[data-adapter='console_radio.town']")).to_contain_text("running")
     expect(view.page.locator("#status-view details.command")).to_have_count(0)
+    assert view.errors == []
+
+
+def test_an_incident_shows_what_its_event_covers_and_the_adapter_reports_its_own_metrics(
+    radio_console: Callable[[], Console]
+) -> None:
+    """A report whose payload covers cameras 7 and 8 (as a failed fibre node's would) opens an incident
+    whose detail counts and lists them; /metrics carries the radio adapter's own counter, labelled with
+    the adapter instance."""
+    view = radio_console()
+    view.sign_in("sam")
+    unit = str(1000 + secrets.randbelow(8000))
+    text = f"Cabinet power lost {secrets.token_hex(3)}"
+    report = status_command(view, "report")
+    report.get_by_label("Unit").fill(unit)
+    report.get_by_label("Report text").fill(text)
+    report.get_by_label("Covers cameras (optional)").fill("7 8")
+    report.get_by_role("button", name="Simulate a report").click()
+    expect(report.locator(".command-status")).to_have_text("Outcome: sent", timeout=APPEARS_S * 1000)
+
+    view.page.keyboard.press("1")
+    view.row(text).click()
+    detail = view.page.locator("#detail")
+    expect(detail.locator(".facts")).to_contain_text("2 cameras, 0 nodes")
+    expect(detail.locator(".detail-covers li")).to_have_text(["Camera 7", "Camera 8"])
+    expect(detail.locator(".cameras:not(.covers) li")).to_contain_text(["Camera 7", "Camera 8"])
+
+    metrics = view.page.request.get("/metrics")
+    assert metrics.status == 200
+    counted = re.search(
+        r'^console_radio_reports_total\{site="Market Place",adapter="console_radio\.town"\} (\d+)$',
+        metrics.text(), flags=re.MULTILINE)
+    assert counted is not None and int(counted.group(1)) >= 1, metrics.text()
+    assert "# TYPE console_radio_reports_total counter" in metrics.text()
     assert view.errors == []

@@ -1,5 +1,6 @@
 // One incident in full: what it is, what can be done to it (acknowledge, assign, note, change state, the
-// adapters' commands), and its timeline of events, notes, history and cameras. Live: the console passes
+// adapters' commands), and its timeline of events, notes, history, cameras and, for a root cause, what
+// it covers (the cameras and nodes its failure takes down, whose own alarms join it). Live: the console passes
 // in every stream event of this incident, and re-reads the detail when the incident itself changes.
 
 import { ApiError, get, path, post } from "./api.js";
@@ -150,6 +151,8 @@ export class DetailView {
     this.notes = h("ol", { class: "notes" });
     this.history = h("ol", { class: "history" });
     this.cameraList = h("ul", { class: "cameras" });
+    this.coverList = h("ul", { class: ["cameras", "covers"] });
+    this.coverSection = h("section", { class: "detail-covers" }, h("h3", {}, "Covers"), this.coverList);
     const article = h("article", { class: "detail", dataset: { id: incident.id } },
       this.summary,
       this.actions,
@@ -157,6 +160,7 @@ export class DetailView {
       h("section", {}, h("h3", {}, "Timeline"), this.timeline),
       h("section", {}, h("h3", {}, "Notes"), this.notes),
       h("section", {}, h("h3", {}, "Cameras"), this.cameraList),
+      this.coverSection,
       h("section", {}, h("h3", {}, "History"), this.history));
     replace(this.container, article);
     this.actionsKey = "";
@@ -187,6 +191,8 @@ export class DetailView {
       ["Subject", incident.subject ? `${incident.subject.kind} ${incident.subject.name || incident.subject.id}` : "–"],
       ["Events", `${incident.event_count || 0}` + (incident.duplicate_count ? `, ${incident.duplicate_count} repeats folded` : "")],
     ];
+    const covers = incident.covers || [];
+    if (covers.length) facts.push(["Covers", coverCounts(covers)]);
     if (incident.escalation_count) facts.push(["Escalated", `${incident.escalation_count} times, last ${clockTime(incident.last_escalated_at, now)}`]);
     if (incident.resolved_at) facts.push(["Resolved", clockTime(incident.resolved_at, now)]);
     if (incident.closed_at) facts.push(["Closed", clockTime(incident.closed_at, now)]);
@@ -198,6 +204,18 @@ export class DetailView {
         h("span", { class: ["sev", `sev-${incident.severity}`] }, incident.severity), " ",
         h("span", { class: ["state", `state-${incident.state}`], dataset: { testid: "detail-state" } }, stateLabel(incident.state))),
       h("dl", { class: "facts" }, facts.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])));
+    this.renderCovers();
+  }
+
+  /** What a root-cause incident covers, one line each; the section is hidden when it covers nothing. */
+  renderCovers() {
+    if (!this.coverList) return;
+    const covers = this.data.incident.covers || [];
+    this.coverSection.hidden = !covers.length;
+    replace(this.coverList, covers.map((key) => {
+      const { kind, id } = splitKey(key);
+      return h("li", { class: "covered", dataset: { kind, id } }, `${kindName(kind, 1)} ${id}`);
+    }));
   }
 
   renderActions() {
@@ -395,6 +413,33 @@ export class DetailView {
         camera.state ? h("span", { class: "asset-state" }, ` ${camera.state}`) : null))
       : h("li", { class: "muted" }, "No cameras linked."));
   }
+}
+
+// How the console names the kinds of subject a root cause covers; others are named by their kind.
+const KIND_NAMES = { camera: ["Camera", "cameras"], fibre_node: ["Node", "nodes"] };
+
+function splitKey(key) {
+  const text = String(key);
+  const at = text.indexOf(":");
+  return at < 0 ? { kind: text, id: "" } : { kind: text.slice(0, at), id: text.slice(at + 1) };
+}
+
+function kindName(kind, count) {
+  const [one, many] = KIND_NAMES[kind] || [kind.replace(/_/g, " "), `${kind.replace(/_/g, " ")}s`];
+  return count === 1 ? one : many;
+}
+
+/** "12 cameras, 2 nodes": how many of each kind an incident covers, cameras first, then nodes, then the rest. */
+export function coverCounts(covers) {
+  const counts = new Map(Object.keys(KIND_NAMES).map((kind) => [kind, 0]));
+  for (const key of covers) {
+    const { kind } = splitKey(key);
+    counts.set(kind, (counts.get(kind) || 0) + 1);
+  }
+  return Array.from(counts)
+    .filter(([kind, count]) => count || kind === "camera" || kind === "fibre_node")
+    .map(([kind, count]) => `${count} ${count === 1 ? kindName(kind, 1).toLowerCase() : kindName(kind, count)}`)
+    .join(", ");
 }
 
 /** A payload value as plain text. */
