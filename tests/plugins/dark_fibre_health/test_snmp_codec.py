@@ -104,7 +104,11 @@ def test_responses_round_trip_through_pysnmp(items, request_id):
     varbinds = tuple(VarBind((1, 3, 6, *arcs), value) for arcs, value in items)
     data = snmp.encode_community_message(CommunityMessage("2c", b"c", Pdu("response", request_id, varbinds)))
     theirs, _ = decoder.decode(data, asn1Spec=P.Message())
-    assert encoder.encode(theirs) == data
+    their_pdu = P.apiMessage.get_pdu(theirs)
+    # pyasn1 writes -128 and its like with a redundant sign octet, so compare values, not bytes.
+    assert int(P.apiPDU.get_request_id(their_pdu)) == request_id
+    assert [(tuple(oid), int(value) if value.tagSet[0][2] != 4 else bytes(value))
+            for oid, value in P.apiPDU.get_varbinds(their_pdu)] == [(vb.oid, vb.value.value) for vb in varbinds]
     assert snmp.decode_message(data).pdu.varbinds == varbinds
 
 
