@@ -434,12 +434,15 @@ def _cisco_sensors(walk: _Walk, entities: _Entities, ports: _Ports) -> tuple[lis
     thresholds: dict[int, list[tuple[int, int, int]]] = {}
     severities, relations = walk.column(CISCO_THRESHOLD, 2), walk.column(CISCO_THRESHOLD, 3)
     for index, value in walk.column(CISCO_THRESHOLD, 4).items():
+        # A missing severity is "other"; a missing relation is none, which leaves the values to their order.
         raw = _integer(value)
-        severity = severities.get(index)
-        relation = relations.get(index)
-        if len(index) == 2 and raw is not None and severity is not None and relation is not None:
-            thresholds.setdefault(index[0], []).append(
-                (_integer(severity) or 0, _integer(relation) or 0, raw))
+        severity, relation = severities.get(index), relations.get(index)
+        if len(index) == 2 and raw is not None:
+            thresholds.setdefault(index[0], []).append((
+                (_integer(severity) if severity is not None else None) or 1,
+                (_integer(relation) if relation is not None else None) or 0,
+                raw,
+            ))
     sensors, unplaced = [], []
     for entity, kind in sorted(types.items()):
         if kind != SENSOR_DBM or entity not in values:
