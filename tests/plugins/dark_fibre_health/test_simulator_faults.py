@@ -7,7 +7,12 @@ import math
 import pytest
 
 from hub.config import Expected
-from plugins.dark_fibre_health.sim_faults import FaultConfig, FaultScript, Windows, dark_in_slot
+from plugins.dark_fibre_health.sim_faults import (
+    FaultConfig,
+    FaultScript,
+    Windows,
+    dark_in_slot,
+)
 
 
 def fault(node="node-03", kind="down", at_s=60.0, for_s=120.0, **settings) -> FaultConfig:

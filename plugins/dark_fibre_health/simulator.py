@@ -1,0 +1,481 @@
+"""Simulated fibre nodes for the demo, the tests and trials, where the hub cannot make network namespaces.
+
+Each node of a simulated ring is an SNMP agent (v2c and v3) on a UDP port of one host and a management
+port (TCP) of the same number, in one of three vendors' flavours (``sim_device``), with a script of faults
+(``sim_faults``) played on the injected reactor's clock: a node going down (SNMP silent, management port
+refusing), lossy, a receive power falling day by day, a port losing light. Nodes behind a down node go
+dark with it, as they would on a real ring. ICMP cannot be simulated without root: the hub probes these
+nodes by ``tcp`` and ``snmp``.
+
+``FIBRE_SIMULATOR`` lets ``hub demo`` start one from a ``[simulators.NAME]`` table with ``type =
+"fibre"``; ``add_arguments`` and ``run`` make ``hub fibre-sim``, which prints the node table and the
+``[adapters.fibre.nodes.*]`` tables that point the hub at them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import structlog
+from attrs import field, frozen
+from attrs.validators import optional
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, fail, succeed
+
+from hub.api import SimulatorContext, SimulatorType
+from hub.config import Expected, between, one_of
+from hub.secrets import Secret
+from plugins.dark_fibre_health.codec import usm
+from plugins.dark_fibre_health.config import UsmConfig
+from plugins.dark_fibre_health.sim_agent import RingNetwork
+from plugins.dark_fibre_health.sim_device import VENDORS, SimulatedNode
+from plugins.dark_fibre_health.sim_faults import FAULT_KINDS, FaultConfig, FaultScript
+
+__all__ = [
+    "FIBRE_SIMULATOR",
+    "FaultConfig",
+    "FibreSimulator",
+    "FibreSimulatorConfig",
+    "SimulatedNodeConfig",
+    "adapter_tables",
+    "add_arguments",
+    "build_nodes",
+    "chains_of",
+    "config_from_arguments",
+    "node_names",
+    "node_table",
+    "ready_line",
+    "run",
+    "usm_users",
+]
+
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
+
+
+def _vendors(_instance: object, _attribute: object, value: tuple[str, ...]) -> None:
+    if not value or any(vendor not in VENDORS for vendor in value):
+        raise Expected(f"one or more of {', '.join(VENDORS)}, taken in turn by the nodes")
+
+
+def _prefix(_instance: object, _attribute: object, value: str) -> None:
+    if not isinstance(value, str) or not _PREFIX.match(value):
+        raise Expected('a node name prefix of letters, digits, ".", "_" or "-", e.g. "node-" or "FN-"')
+
+
+def _ports_fit(instance: Any, _attribute: object, value: int) -> None:
+    if value and value + instance.nodes > 65535:
+        raise Expected(f"a base port low enough for {instance.nodes} ports after it (at most "
+                       f"{65535 - instance.nodes}), or 0 for any free ports")
+
+
+def _at_most_nodes(instance: Any, _attribute: object, value: int) -> None:
+    if value > instance.nodes:
+        raise Expected(f"at most one chain per node ({instance.nodes})")
+
+
+@frozen(kw_only=True)
+class SimulatedNodeConfig:
+    """``[simulators.NAME.node."node-03"]``: one node otherwise than the rest: its ``vendor`` flavour, its
+    normal uplink receive power ``rx_dbm``."""
+
+    vendor: Literal["cisco", "juniper", "entity"] | None = field(default=None, validator=optional(one_of(*VENDORS)))
+    rx_dbm: float | None = field(default=None, validator=optional(between(-30, 5)))
+
+
+@frozen(kw_only=True, repr=False)
+class FibreSimulatorConfig:
+    """A ``[simulators.NAME]`` table with ``type = "fibre"``: a ring of ``nodes`` nodes named
+    ``name_prefix`` and a number (``node-01``...), node ``i`` (from 1) on UDP and TCP port ``base_port + i``
+    of ``host`` (``base_port = 0``: any free ports), taking the ``vendors`` flavours in turn. The nodes
+    form ``chains`` chains from the head end, each node upstream of the next.
+
+    The agents answer v2c with ``community`` and v3 with the ``[....usm]`` user (the adapter's settings:
+    user, protocols, secrets); at least one of the two. ``faults`` is the script, played from the start
+    and, with ``repeat_s``, again every ``repeat_s`` seconds; ``time_scale`` simulated seconds pass per
+    real second for a receive power's decline (1440: a day a minute), and ``loss_slot_s`` is the slot a
+    lossy node is dark or not in. Uplinks normally receive about ``rx_dbm`` (spread over ``rx_spread_db``
+    across the nodes, wobbling by ``wobble_db``); ``[....node."NAME"]`` changes one node.
+
+    ``cameras_per_node`` and ``first_camera`` only shape the adapter tables ``hub fibre-sim`` prints:
+    cameras numbered from ``first_camera`` hung ``cameras_per_node`` to a node, to match ``hub onvif-sim``.
+    """
+
+    nodes: int = field(default=4, validator=between(1, 5000))
+    name_prefix: str = field(default="node-", validator=_prefix)
+    host: str = "127.0.0.1"
+    base_port: int = field(default=16100, validator=[between(0, 65535), _ports_fit])
+    vendors: tuple[str, ...] = field(default=VENDORS, validator=_vendors)
+    chains: int = field(default=1, validator=[between(1, 5000), _at_most_nodes])
+    community: Secret | None = None
+    usm: UsmConfig | None = None
+    faults: tuple[FaultConfig, ...] = ()
+    repeat_s: float | None = field(default=None, validator=optional(between(1, 366 * 86400)))
+    time_scale: float = field(default=1.0, validator=between(0, 1_000_000, above=True))
+    loss_slot_s: float = field(default=1.0, validator=between(0.01, 3600))
+    rx_dbm: float = field(default=-5.0, validator=between(-30, 5))
+    rx_spread_db: float = field(default=2.0, validator=between(0, 10))
+    wobble_db: float = field(default=0.05, validator=between(0, 3))
+    seed: int = 0
+    node: dict[str, SimulatedNodeConfig] = field(factory=dict)
+    cameras_per_node: int = field(default=0, validator=between(0, 1000))
+    first_camera: int = field(default=1, validator=between(1, 1_000_000))
+
+    def __attrs_post_init__(self) -> None:
+        if self.community is None and self.usm is None:
+            raise Expected('a community (v2c) or a [....usm] user (v3) for the agents, e.g. '
+                           'community = { env = "FIBRE_COMMUNITY" }')
+        names = set(node_names(self))
+        unknown = sorted({fault.node for fault in self.faults} - names
+                         | {name for name in self.node} - names)
+        if unknown:
+            raise Expected(f"faults and node tables for the simulated nodes ({_name_range(self)}), "
+                           f"not {', '.join(unknown[:5])}")
+        if self.repeat_s is not None:
+            late = [fault for fault in self.faults
+                    if fault.at_s >= self.repeat_s or (fault.for_s or 0) + fault.at_s > self.repeat_s]
+            if late:
+                raise Expected(f"faults that begin and end within the round of repeat_s = {self.repeat_s:g} s "
+                               f"(not the {late[0].kind} of {late[0].node} at {late[0].at_s:g} s)")
+
+    def __repr__(self) -> str:
+        return (f"FibreSimulatorConfig(nodes={self.nodes}, host={self.host!r}, base_port={self.base_port}, "
+                f"vendors={self.vendors!r}, faults={len(self.faults)})")
+
+
+def node_names(config: FibreSimulatorConfig) -> list[str]:
+    """The nodes' names in order: the prefix and a number from 1, zero-padded to at least two digits."""
+    width = max(2, len(str(config.nodes)))
+    return [f"{config.name_prefix}{number:0{width}d}" for number in range(1, config.nodes + 1)]
+
+
+def _name_range(config: FibreSimulatorConfig) -> str:
+    names = node_names(config)
+    return names[0] if len(names) == 1 else f"{names[0]} to {names[-1]}"
+
+
+def chains_of(config: FibreSimulatorConfig) -> list[list[str]]:
+    """The nodes split into ``chains`` runs of consecutive nodes (sizes differing by one at most)."""
+    names = node_names(config)
+    size, extra = divmod(len(names), config.chains)
+    chains, start = [], 0
+    for number in range(config.chains):
+        end = start + size + (1 if number < extra else 0)
+        chains.append(names[start:end])
+        start = end
+    return chains
+
+
+def build_nodes(config: FibreSimulatorConfig) -> list[SimulatedNode]:
+    """The simulated nodes, pure: each with its flavour, place in its chain, receive power and the script."""
+    script = FaultScript(config.faults, config.repeat_s)
+    nodes = []
+    index = 0
+    for chain in chains_of(config):
+        for position, name in enumerate(chain):
+            overrides = config.node.get(name, SimulatedNodeConfig())
+            spread = config.rx_spread_db * ((index * 7) % 10) / 9 if config.rx_spread_db else 0.0
+            nodes.append(SimulatedNode(
+                name, index + 1, overrides.vendor or config.vendors[index % len(config.vendors)], script,
+                ancestors=tuple(reversed(chain[:position])),
+                downstream=chain[position + 1] if position + 1 < len(chain) else None,
+                rx_dbm=overrides.rx_dbm if overrides.rx_dbm is not None else config.rx_dbm - spread,
+                time_scale=config.time_scale, wobble_db=config.wobble_db, loss_slot_s=config.loss_slot_s,
+                seed=config.seed,
+            ))
+            index += 1
+    return nodes
+
+
+def _master_keys() -> Callable[[usm.AuthProtocol, bytes], bytes]:
+    # Password-to-key hashes a megabyte: once per password for the whole ring, not once per node.
+    cache: dict[tuple[str, bytes], bytes] = {}
+
+    def master(protocol: usm.AuthProtocol, password: bytes) -> bytes:
+        key = (protocol.name, password)
+        if key not in cache:
+            cache[key] = usm.password_to_key(protocol, password)
+        return cache[key]
+
+    return master
+
+
+def usm_users(config: UsmConfig | None) -> Callable[[bytes], list[usm.UsmKeys]]:
+    """For an engine id, the configured v3 user's keys localised to it (none without a user)."""
+    master = _master_keys()
+
+    def users(engine_id: bytes) -> list[usm.UsmKeys]:
+        if config is None:
+            return []
+        return [usm.UsmKeys.from_passwords(
+            config.user.encode(), engine_id, auth=config.auth_protocol,
+            auth_password=config.auth_password.reveal().encode(), priv=config.priv_protocol,
+            priv_password=config.priv_password.reveal().encode() if config.priv_password else b"",
+            master_key=master)]
+
+    return users
+
+
+class FibreSimulator(Service):
+    """A simulated ring as a Twisted service: its nodes listen while it runs, and the script plays from
+    the moment it starts."""
+
+    def __init__(self, reactor: Any, config: FibreSimulatorConfig, *, log: Any = None) -> None:
+        self.config = config
+        self._log = log if log is not None else structlog.get_logger()
+        self.nodes = build_nodes(config)
+        names = [node.name for node in self.nodes]
+        ports = {name: config.base_port + number if config.base_port else 0
+                 for number, name in enumerate(names, start=1)}
+        self.network = RingNetwork(
+            reactor, self.nodes, host=config.host, ports=ports,
+            community=config.community.reveal().encode() if config.community else None,
+            users=usm_users(config.usm), loss_slot_s=config.loss_slot_s, log=self._log)
+
+    def startService(self) -> Deferred[None]:
+        super().startService()
+        try:
+            self.network.start()
+        except Exception as error:  # noqa: BLE001 - a port in use: the hub reports the simulator failed
+            return fail(error)
+        self._log.info("fibre_ring_listening", nodes=len(self.nodes), host=self.config.host,
+                       faults=len(self.config.faults))
+        return succeed(None)
+
+    def stopService(self) -> Deferred[Any]:
+        super().stopService()
+        return self.network.stop()
+
+
+def simulator_factory(context: SimulatorContext) -> FibreSimulator:
+    return FibreSimulator(context.reactor, context.config, log=context.log)
+
+
+FIBRE_SIMULATOR = SimulatorType(
+    name="fibre",
+    config_class=FibreSimulatorConfig,
+    factory=simulator_factory,
+    description=("fibre ring nodes: SNMP v2c/v3 agents (Cisco, Juniper, ENTITY-SENSOR optics) and management "
+                 "ports, one port number each, with scripted outages, loss, falling receive power, dark ports"),
+)
+
+
+# --- What hub fibre-sim prints --------------------------------------------------------------------------
+
+
+def _toml_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def node_table(simulator: FibreSimulator) -> str:
+    """The nodes as a commented table: name, flavour, ports, upstream, normal receive power."""
+    lines = [f"# {'node':<12} {'vendor':<8} {'snmp (udp)':<22} {'tcp':<22} {'upstream':<12} rx_dbm"]
+    for node in simulator.nodes:
+        network = simulator.network.nodes[node.name]
+        lines.append(f"# {node.name:<12} {node.vendor:<8} {network.host}:{network.snmp_port:<12} "
+                     f"{network.host}:{network.tcp_port:<12} {node.upstream or '-':<12} {node.rx_dbm:.1f}")
+    for fault in simulator.config.faults:
+        extra = {"loss": f" loss_pct={fault.loss_pct:g}", "rx_decline": f" {fault.db_per_day:g} dB/day on "
+                 f"{fault.port}", "port_down": f" on {fault.port}"}.get(fault.kind, "")
+        lasting = f"for {fault.for_s:g} s" if fault.for_s is not None else "to the end"
+        lines.append(f"# fault: {fault.node} {fault.kind} at {fault.at_s:g} s {lasting}{extra}")
+    if simulator.config.repeat_s:
+        lines.append(f"# the script repeats every {simulator.config.repeat_s:g} s")
+    return "\n".join(lines)
+
+
+def adapter_tables(simulator: FibreSimulator, *, adapter: str = "fibre", secrets: Mapping[str, str],
+                   snmp_interval_s: float = 10.0) -> str:
+    """The ``[adapters.ADAPTER]`` tables that point the hub's fibre adapter at the simulated nodes.
+    ``secrets`` names where the hub finds each secret: ``community``, ``auth_password``, ``priv_password``
+    (``{ env = ... }`` references; the values are never printed)."""
+    config = simulator.config
+    lines = [f"[adapters.{adapter}]", 'type = "fibre"', "interval_s = 1.0", ""]
+    camera = config.first_camera
+    if config.usm is not None:
+        user = config.usm
+        parts = [f"user = {_toml_string(user.user)}", f'auth_protocol = "{user.auth_protocol}"',
+                 f'auth_password = {{ env = "{secrets["auth_password"]}" }}', f'priv_protocol = "{user.priv_protocol}"']
+        if user.priv_password is not None:
+            parts.append(f'priv_password = {{ env = "{secrets["priv_password"]}" }}')
+        if user.context_name:
+            parts.append(f"context_name = {_toml_string(user.context_name)}")
+        credentials = f'version = "3", usm = {{ {", ".join(parts)} }}'
+    else:
+        credentials = f'version = "2c", community = {{ env = "{secrets["community"]}" }}'
+    for node in simulator.nodes:
+        network = simulator.network.nodes[node.name]
+        lines.append(f"[adapters.{adapter}.nodes.{_toml_string(node.name)}]")
+        lines.append(f"address = {_toml_string(network.host)}")
+        if node.upstream:
+            lines.append(f"upstream = {_toml_string(node.upstream)}")
+        lines.append('probes = ["tcp", "snmp"]')
+        lines.append(f"tcp_port = {network.tcp_port}")
+        if config.cameras_per_node:
+            numbers = [str(number) for number in range(camera, camera + config.cameras_per_node)]
+            camera += config.cameras_per_node
+            lines.append(f"cameras = [{', '.join(_toml_string(number) for number in numbers)}]")
+        lines.append(f"snmp = {{ port = {network.snmp_port}, interval_s = {snmp_interval_s:g}, {credentials} }}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def ready_line(simulator: FibreSimulator) -> str:
+    """The line printed on stdout once every node listens: what a script starting the ring waits for.
+
+    ``fibre-sim ready nodes=N host=H first_port=P last_port=Q``, and with ``--base-port 0`` also
+    ``snmp_ports=...`` and ``tcp_ports=...`` in node order."""
+    networks = list(simulator.network.nodes.values())
+    line = (f"fibre-sim ready nodes={len(networks)} host={simulator.config.host} "
+            f"first_port={networks[0].snmp_port} last_port={networks[-1].snmp_port}")
+    if not simulator.config.base_port:
+        line += (" snmp_ports=" + ",".join(str(network.snmp_port) for network in networks)
+                 + " tcp_ports=" + ",".join(str(network.tcp_port) for network in networks))
+    return line
+
+
+# --- hub fibre-sim ---------------------------------------------------------------------------------------
+
+
+def _fault_argument(text: str) -> FaultConfig:
+    """``NODE:KIND:AT[:FOR[:KEY=VALUE,...]]``, e.g. ``node-03:down:60:120`` or
+    ``node-02:rx_decline:0::db_per_day=2,start_dbm=-6``."""
+    parts = text.split(":", 4)
+    if len(parts) < 3 or parts[1] not in FAULT_KINDS:
+        raise argparse.ArgumentTypeError(
+            f"written NODE:KIND:AT_S[:FOR_S[:KEY=VALUE,...]] with KIND one of {', '.join(FAULT_KINDS)}, "
+            "e.g. node-03:down:60:120")
+    settings: dict[str, Any] = {"node": parts[0], "kind": parts[1]}
+    try:
+        settings["at_s"] = float(parts[2])
+        if len(parts) > 3 and parts[3]:
+            settings["for_s"] = float(parts[3])
+        for item in (parts[4].split(",") if len(parts) > 4 and parts[4] else []):
+            key, equals, value = item.partition("=")
+            if not equals or key not in ("loss_pct", "db_per_day", "start_dbm", "port"):
+                raise ValueError(f"{item!r}: settings are loss_pct, db_per_day, start_dbm and port, as KEY=VALUE")
+            settings[key] = value if key == "port" else float(value)
+        return FaultConfig(**settings)
+    except (TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nodes", type=int, default=4, help="how many nodes (default 4)")
+    parser.add_argument("--name-prefix", default="node-", help="node names: this and a number (default node-)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--base-port", type=int, default=16100,
+                        help="node N listens on UDP (SNMP) and TCP (management) port BASE+N (default 16100; "
+                             "0: any free)")
+    parser.add_argument("--vendors", default=",".join(VENDORS),
+                        help=f"flavours the nodes take in turn (default {','.join(VENDORS)})")
+    parser.add_argument("--chains", type=int, default=1, help="chains of nodes from the head end (default 1)")
+    parser.add_argument("--community-env", default="FIBRE_COMMUNITY", metavar="NAME",
+                        help="environment variable holding the v2c community (default FIBRE_COMMUNITY)")
+    parser.add_argument("--user", default="hub", help="the SNMPv3 user (default hub)")
+    parser.add_argument("--auth-protocol", default="sha256",
+                        choices=("md5", "sha", "sha224", "sha256", "sha384", "sha512"))
+    parser.add_argument("--priv-protocol", default="aes", choices=("none", "aes", "aes192", "aes256"))
+    parser.add_argument("--auth-env", default="FIBRE_AUTH_PASSWORD", metavar="NAME",
+                        help="environment variable holding the v3 auth password (default FIBRE_AUTH_PASSWORD)")
+    parser.add_argument("--priv-env", default="FIBRE_PRIV_PASSWORD", metavar="NAME",
+                        help="environment variable holding the v3 priv password (default FIBRE_PRIV_PASSWORD)")
+    parser.add_argument("--fault", action="append", type=_fault_argument, default=[],
+                        metavar="NODE:KIND:AT_S[:FOR_S[:KEY=VALUE,...]]",
+                        help=f"a fault of the script, repeatable; KIND one of {', '.join(FAULT_KINDS)}")
+    parser.add_argument("--repeat-s", type=float, default=None, help="play the script again every so many seconds")
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="simulated seconds per second for falling receive power (1440: a day a minute)")
+    parser.add_argument("--loss-slot-s", type=float, default=1.0, help="a lossy node is dark or not per slot")
+    parser.add_argument("--rx-dbm", type=float, default=-5.0, help="normal uplink receive power (default -5)")
+    parser.add_argument("--cameras-per-node", type=int, default=0,
+                        help="cameras to list on each node in the printed tables (default 0)")
+    parser.add_argument("--first-camera", type=int, default=1, help="the first camera's number (default 1)")
+    parser.add_argument("--adapter-name", default="fibre", help="the adapter instance in the printed tables")
+    parser.add_argument("--seed", type=int, default=0, help="seed for which loss slots are dark")
+
+
+def config_from_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> FibreSimulatorConfig:
+    """The ring the command line asks for; ``ValueError`` (``Expected`` included) saying what is wrong.
+    Secrets come from the environment only: v2c when the community's variable is set, v3 when the auth
+    password's is (with the priv password's, unless ``--priv-protocol none``)."""
+    community = environ.get(args.community_env)
+    auth = environ.get(args.auth_env)
+    priv = environ.get(args.priv_env)
+    user = None
+    if auth:
+        if args.priv_protocol != "none" and not priv:
+            raise ValueError(f"set {args.priv_env} to the v3 privacy password, or use --priv-protocol none")
+        user = UsmConfig(user=args.user, auth_password=Secret(auth), auth_protocol=args.auth_protocol,
+                         priv_protocol=args.priv_protocol,
+                         priv_password=Secret(priv) if args.priv_protocol != "none" and priv else None)
+    if not community and user is None:
+        raise ValueError(f"set {args.community_env} (v2c) or {args.auth_env} and {args.priv_env} (v3); secrets "
+                         "are never taken on the command line")
+    vendors = tuple(vendor.strip() for vendor in args.vendors.split(",") if vendor.strip())
+    try:
+        return FibreSimulatorConfig(
+            nodes=args.nodes, name_prefix=args.name_prefix, host=args.host, base_port=args.base_port,
+            vendors=vendors, chains=args.chains, community=Secret(community) if community else None, usm=user,
+            faults=tuple(args.fault), repeat_s=args.repeat_s, time_scale=args.time_scale,
+            loss_slot_s=args.loss_slot_s, rx_dbm=args.rx_dbm, seed=args.seed,
+            cameras_per_node=args.cameras_per_node, first_camera=args.first_camera)
+    except TypeError as error:
+        raise ValueError(str(error)) from None
+
+
+def raise_open_file_limit(needed: int) -> None:
+    # Two sockets a node: a few hundred nodes pass the usual soft limit of 1024.
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft < needed:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY
+                                                        else min(needed, hard), hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def run(args: argparse.Namespace) -> int:
+    # The one place that starts the real reactor; imported here so that importing this module never does.
+    from twisted.internet.task import react
+
+    from hub.logging_setup import configure_logging
+
+    try:
+        config = config_from_arguments(args, os.environ)
+    except ValueError as error:
+        print(f"hub fibre-sim: {error}", file=sys.stderr)
+        return 2
+    configure_logging(level="info", format="console", stream=sys.stderr)
+    raise_open_file_limit(config.nodes * 3 + 256)
+    log = structlog.get_logger().bind(simulator="fibre-sim")
+    secrets = {"community": args.community_env, "auth_password": args.auth_env, "priv_password": args.priv_env}
+
+    def main(reactor: Any) -> Deferred[None]:
+        simulator = FibreSimulator(reactor, config, log=log)
+
+        def started(_: object) -> Deferred[None]:
+            print(node_table(simulator))
+            print()
+            print(adapter_tables(simulator, adapter=args.adapter_name, secrets=secrets))
+            print(ready_line(simulator), flush=True)
+
+            def stopping() -> Deferred[Any]:
+                log.info("fibre_ring_stopping", **simulator.network.stats())
+                return simulator.stopService()
+
+            reactor.addSystemEventTrigger("before", "shutdown", stopping)
+            return Deferred()  # runs until interrupted
+
+        return simulator.startService().addCallback(started)
+
+    react(main)
+    return 0  # pragma: no cover - react exits the process
+
