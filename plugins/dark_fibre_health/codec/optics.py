@@ -68,11 +68,27 @@ from plugins.dark_fibre_health.codec.snmp import OID, SnmpValue, VarBind
 from plugins.dark_fibre_health.config import OpticalThresholds
 
 __all__ = [
-    "Thresholds", "InterfaceStatus", "OpticalReading", "NodeReadings", "interpret",
-    "IF_DESCR", "IF_OPER_STATUS", "IF_LAST_CHANGE", "IF_IN_ERRORS", "IF_NAME",
-    "ENT_PHYSICAL_DESCR", "ENT_PHYSICAL_CONTAINED_IN", "ENT_PHYSICAL_NAME", "ENT_ALIAS_MAPPING",
-    "ENT_SENSOR", "CISCO_SENSOR", "CISCO_THRESHOLD", "JUNIPER_DOM", "ARISTA_THRESHOLD",
-    "MAX_DOM_DBM", "MIN_DOM_DBM",
+    "ARISTA_THRESHOLD",
+    "CISCO_SENSOR",
+    "CISCO_THRESHOLD",
+    "ENT_ALIAS_MAPPING",
+    "ENT_PHYSICAL_CONTAINED_IN",
+    "ENT_PHYSICAL_DESCR",
+    "ENT_PHYSICAL_NAME",
+    "ENT_SENSOR",
+    "IF_DESCR",
+    "IF_IN_ERRORS",
+    "IF_LAST_CHANGE",
+    "IF_NAME",
+    "IF_OPER_STATUS",
+    "JUNIPER_DOM",
+    "MAX_DOM_DBM",
+    "MIN_DOM_DBM",
+    "InterfaceStatus",
+    "NodeReadings",
+    "OpticalReading",
+    "Thresholds",
+    "interpret",
 ]
 
 # --- Where the figures are -------------------------------------------------------------------------
@@ -419,9 +435,9 @@ def _ordered_thresholds(entries: Sequence[tuple[int, int, float]]) -> tuple[Thre
         return NO_THRESHOLDS, ""
     values = sorted(value for _severity, _relation, value in entries)
     if len(values) == 4:
-        return (Thresholds(*values, source="device"),
-                "; the device's threshold relations contradict their values, so its four thresholds are "
+        note = ("; the device's threshold relations contradict their values, so its four thresholds are "
                 "taken in ascending order")
+        return Thresholds(*values, source="device"), note
     return NO_THRESHOLDS, f"; the device's {len(values)} thresholds have contradictory relations and are not used"
 
 
@@ -487,16 +503,12 @@ def _entity_sensors(walk: _Walk, entities: _Entities, ports: _Ports,
         if watts and not any(_POWER.search(text) and _direction(text) for text in texts):
             continue  # a power supply's watts, not light
         scale, precision = scales.get(entity, _UNITS), precisions.get(entity, 0)
-
-        def dbm_of(raw: int) -> float | None:
-            scaled = _scaled(raw, scale, precision)
-            return scaled if dbm_units else _mw_to_dbm(scaled * 1000.0)
-
         limits = [arista[column].get(entity) for column in (2, 1, 3, 4)]  # low crit, low warn, high warn, high crit
         limits = [None if raw is None or raw == _ARISTA_NO_THRESHOLD else raw for raw in limits]
         device_thresholds = NO_THRESHOLDS
         if any(raw is not None for raw in limits):
-            converted = [None if raw is None else dbm_of(raw) for raw in limits]
+            converted = [None if raw is None else _entity_dbm(raw, scale, precision, dbm_units)
+                         for raw in limits]
             device_thresholds = Thresholds(*converted, source="device")
         vendor: Vendor = "arista" if device_thresholds.any() else "entity"
         placed = _place(entity, entities, ports, vendor, unplaced)
@@ -507,11 +519,18 @@ def _entity_sensors(walk: _Walk, entities: _Entities, ports: _Ports,
         status = statuses.get(entity, SENSOR_OK)
         sensors.append(_Sensor(
             vendor=vendor, key=f"{vendor} sensor {entity}", ifindex=ifindex, port=port, lane=lane,
-            direction=direction, dbm=dbm_of(raw), zero=dbm_units and raw == 0, thresholds=device_thresholds,
+            direction=direction, dbm=_entity_dbm(raw, scale, precision, dbm_units), zero=dbm_units and raw == 0,
+            thresholds=device_thresholds,
             status_problem=_SENSOR_STATUS.get(status) if status != SENSOR_OK else None,
             status_ok_said=status == SENSOR_OK and entity in statuses,
         ))
     return sensors, unplaced
+
+
+def _entity_dbm(raw: int, scale: int, precision: int, dbm_units: bool) -> float | None:
+    """An ENTITY-SENSOR value in dBm: as it is for a dBm type, converted from watts otherwise (None: 0 W)."""
+    scaled = _scaled(raw, scale, precision)
+    return scaled if dbm_units else _mw_to_dbm(scaled * 1000.0)
 
 
 def _place(entity: int, entities: _Entities, ports: _Ports, vendor: str,
@@ -550,7 +569,8 @@ def _juniper_sensors(walk: _Walk) -> list[_Sensor]:
         for direction, value_column in (("rx", _JUNIPER_RX), ("tx", _JUNIPER_TX)):
             if ifindex not in columns[value_column]:
                 continue
-            high_alarm, low_alarm, high_warning, low_warning = (row[number] for number in _JUNIPER_THRESHOLDS[direction])
+            high_alarm, low_alarm, high_warning, low_warning = (
+                row[number] for number in _JUNIPER_THRESHOLDS[direction])
             limits = (low_alarm, low_warning, high_warning, high_alarm)
             device_thresholds = (Thresholds(*(limit / 100.0 for limit in limits), source="device")
                                  if any(limits) else NO_THRESHOLDS)
@@ -636,7 +656,7 @@ def interpret(varbinds: Iterable[VarBind], *, config_thresholds: OpticalThreshol
         if kept is None or _VENDOR_PREFERENCE[sensor.vendor] < _VENDOR_PREFERENCE[kept.vendor]:
             chosen[key] = sensor
     lanes: dict[object, set[int | None]] = {}
-    for (where, lane, _direction_), _sensor in chosen.items():
+    for where, lane, _direction_ in chosen:
         lanes.setdefault(where, set()).add(lane)
 
     watched = set(ports)
