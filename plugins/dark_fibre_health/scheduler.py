@@ -4,8 +4,8 @@ millisecond, never a thousand at the top of each second.
 Target ``i`` of ``n`` has its slot at ``i * interval / n`` into every interval. One timer ticks every
 ``tick_s`` and sends the targets whose slots fell since the last tick, so a tick sends about
 ``n * tick / interval`` of them; then it calls ``on_tick(now)`` (where the pinger sweeps its timeouts).
-No tick sends more than ``ceil(n * tick / interval) + 1``: a tick that came a little late (a busy
-reactor) catches up over the next few ticks, and when the reactor was held up for more than a quarter of
+On time, no tick sends more than ``ceil(n * tick / interval) + 1``; a tick that came late (a busy
+reactor) is caught up over the next ticks at no more than twice that per tick, and when the reactor was held up for more than a quarter of
 the interval, the slots it missed are skipped rather than sent in a burst (``skipped`` counts them):
 those targets are probed in the next interval.
 """
@@ -19,7 +19,7 @@ from typing import Any
 from twisted.internet.task import LoopingCall
 
 #: Slots missed beyond this share of the interval (the reactor was held up) are skipped; fewer are caught
-#: up, one tick's share plus one per tick at most.
+#: up over the next ticks.
 SKIP_BEHIND_SHARE = 0.25
 
 
@@ -54,8 +54,8 @@ class ProbeScheduler:
         return self._loop is not None
 
     def max_per_tick(self) -> int:
-        """The most targets one tick sends: its share of the interval, rounded up, plus one for the
-        rounding of slot times."""
+        """The most targets a tick on time sends: its share of the interval, rounded up, plus one for the
+        rounding of slot times. A tick catching up sends up to twice its share, plus one."""
         return math.ceil(len(self._names) * self._tick_s / self._interval_s) + 1
 
     def set_targets(self, names: Sequence[str]) -> None:
@@ -107,7 +107,8 @@ class ProbeScheduler:
                     # Held up for a good part of the interval: what was missed is not sent at all.
                     self.skipped += behind - budget
                     first = due - budget + 1
-                last = min(due, first + budget - 1)  # a tick a little late catches up over the next ones
+                # Behind after a late tick: catch up at up to twice the share per tick, no faster.
+                last = min(due, first + budget - 1 + (budget - 1 if behind > budget else 0))
                 send = self._send
                 for slot in range(first, last + 1):
                     send(names[slot % count])
