@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
-import json
 import os
 import platform
 import random
+import resource
 import shutil
 import socket
 import subprocess
@@ -156,3 +155,301 @@ def namespaces(count: int, **settings: Any) -> Iterator[list[Namespace]]:
     finally:
         for namespace in made:
             namespace.close()
+
+
+# --- part A: CPU per probe, the hub beside fping -------------------------------------------------------------
+
+
+def loopback_targets(count: int) -> dict[str, str]:
+    """``count`` distinct loopback addresses by node name: 127.0.0.1 ... 127.0.3.250 for a thousand."""
+    if count > 250 * 256:
+        raise ValueError("at most 64,000 loopback targets")
+    return {f"FN-{number + 1:05d}": f"127.0.{number // 250}.{number % 250 + 1}" for number in range(count)}
+
+
+def _rtt_figures(rtts_ms: list[float]) -> dict[str, float | None]:
+    ordered = sorted(rtts_ms)
+    if not ordered:
+        return {"rtt_p50_ms": None, "rtt_p99_ms": None}
+    return {"rtt_p50_ms": round(percentile(ordered, 0.5), 4), "rtt_p99_ms": round(percentile(ordered, 0.99), 4)}
+
+
+def _consumer(targets: Sequence[str]) -> tuple[str, Callable[[Any], Any]]:
+    """What the adapter does with each result: a ``NodeJudge`` per node (a counter if there is none)."""
+    try:
+        from plugins.dark_fibre_health.config import JudgeConfig
+        from plugins.dark_fibre_health.judge import NodeJudge
+    except ImportError:  # pragma: no cover - only while the judge is being written
+        return "counter", lambda result: None
+    judges = {name: NodeJudge(name, JudgeConfig(), methods=("icmp",)) for name in targets}
+
+    def observe(result: Any) -> Any:
+        return judges[result.node].observe(result)
+
+    return "NodeJudge", observe
+
+
+async def _sleep(reactor: Any, seconds: float) -> None:
+    from twisted.internet.task import deferLater
+
+    await deferLater(reactor, seconds, lambda: None)
+
+
+async def hub_side(reactor: Any, targets: dict[str, str], *, seconds: float, interval_s: float,
+                   namespace: Namespace | None, judge: bool = True) -> dict[str, Any]:
+    """The hub's pinger and scheduler probing ``targets`` for ``seconds``, each result judged; CPU of this
+    process over that window and the settling of the last probes after it."""
+    from plugins.dark_fibre_health.icmp import IcmpPinger
+    from plugins.dark_fibre_health.scheduler import ProbeScheduler
+
+    consumer_name, consume = _consumer(list(targets)) if judge else ("counter", lambda result: None)
+    rtts: list[float] = []
+    keep_rtt = rtts.append
+
+    def on_result(result: Any) -> None:
+        if result.ok:
+            keep_rtt(result.rtt_s)
+        consume(result)
+
+    pinger = IcmpPinger(reactor, timeout_s=TIMEOUT_S, on_result=on_result, payload_size=PAYLOAD_BYTES,
+                        socket_factory=namespace.socket if namespace is not None else None)
+    pinger.start()
+    ping = pinger.ping
+    addresses = targets
+
+    def send(name: str) -> None:
+        ping(name, addresses[name])
+
+    scheduler = ProbeScheduler(reactor, interval_s=interval_s, tick_s=TICK_S, send=send, on_tick=pinger.sweep)
+    scheduler.set_targets(list(targets))
+    started = time.monotonic()
+    cpu_before = cpu_seconds()
+    usage_before = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        scheduler.start()
+        await _sleep(reactor, seconds)
+        scheduler.stop()
+        # The last probes are answered or time out, as fping waits for its last ones.
+        await _sleep(reactor, TIMEOUT_S + 2 * TICK_S)
+        pinger.sweep(reactor.seconds())
+        cpu_used = cpu_seconds() - cpu_before
+        usage_after = resource.getrusage(resource.RUSAGE_SELF)
+        elapsed = time.monotonic() - started
+    finally:
+        scheduler.stop()
+        stats = pinger.stats()
+        pinger.stop()
+    sent = stats["sent"] + stats["send_errors"]
+    return {
+        "icmp_mode": pinger.mode_in_use, "consumer": consumer_name,
+        "probes_sent": sent, "answered": stats["answered"], "lost": sent - stats["answered"],
+        "timed_out": stats["timed_out"], "send_errors": stats["send_errors"], "strays": stats["strays"],
+        "decode_errors": stats["decode_errors"], "skipped_slots": scheduler.skipped,
+        "cpu_s": round(cpu_used, 3), "cpu_user_s": round(usage_after.ru_utime - usage_before.ru_utime, 3),
+        "cpu_sys_s": round(usage_after.ru_stime - usage_before.ru_stime, 3), "wall_s": round(elapsed, 3),
+        "cpu_s_per_1000_probes": round(cpu_used / max(1, sent) * 1000, 5),
+        **_rtt_figures([rtt * 1000.0 for rtt in rtts]),
+    }
+
+
+def fping_side(targets: dict[str, str], *, seconds: float, interval_s: float,
+               namespace: Namespace | None) -> dict[str, Any]:
+    """fping probing the same addresses at the same rate (every target each ``interval_s``, one packet
+    every ``interval_s / n``), same timeout and payload, quiet, each round trip reported (``-C``); its
+    CPU from ``wait4``. Blocks: nothing else of the benchmark runs meanwhile."""
+    fping = shutil.which("fping")
+    if fping is None:
+        return {"skipped": "fping is not installed (Debian package fping)"}
+    count = max(1, round(seconds / interval_s))
+    spacing_ms = interval_s * 1000.0 / len(targets)
+    with tempfile.TemporaryDirectory(prefix="hub-bench-fibre-") as folder:
+        listing = os.path.join(folder, "targets")
+        with open(listing, "w") as file:
+            file.write("\n".join(targets.values()) + "\n")
+        argv = [fping, "-C", str(count), "-p", f"{interval_s * 1000:g}", "-i", f"{spacing_ms:g}",
+                "-t", f"{TIMEOUT_S * 1000:g}", "-b", str(PAYLOAD_BYTES), "-q", "-f", listing]
+        if namespace is not None:
+            argv = namespace.exec_argv(argv)
+        output_path = os.path.join(folder, "output")
+        started = time.monotonic()
+        with open(output_path, "w") as output:  # a file, not a pipe: -C prints everything at the end
+            child = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT)
+            _pid, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.monotonic() - started
+        with open(output_path) as file:
+            lines = file.read().splitlines()
+    code = os.waitstatus_to_exitcode(status)
+    sent, rtts = parse_fping_counts(lines)
+    lost = sent - len(rtts)
+    if code not in (0, 1) or sent == 0:  # 1: some target did not answer every probe
+        return {"error": f"fping exited {code}: {' '.join(lines[-5:])}"}
+    cpu_used = usage.ru_utime + usage.ru_stime
+    return {
+        "version": _fping_version(fping), "argv": " ".join(argv[argv.index(fping):argv.index("-f")]),
+        "probes_sent": sent, "answered": sent - lost, "lost": lost,
+        "cpu_s": round(cpu_used, 3), "cpu_user_s": round(usage.ru_utime, 3), "cpu_sys_s": round(usage.ru_stime, 3),
+        "wall_s": round(elapsed, 3), "cpu_s_per_1000_probes": round(cpu_used / max(1, sent) * 1000, 5),
+        **_rtt_figures(rtts),
+    }
+
+
+def parse_fping_counts(lines: Sequence[str]) -> tuple[int, list[float]]:
+    """Probes sent and the round trips (ms) of those answered, from fping's ``-C`` report: a line per
+    target, ``address : rtt rtt - rtt`` with ``-`` for each probe unanswered."""
+    sent = 0
+    rtts: list[float] = []
+    for line in lines:
+        if " : " not in line:
+            continue
+        for value in line.split(" : ", 1)[1].split():
+            sent += 1
+            if value != "-":
+                rtts.append(float(value))
+    return sent, rtts
+
+
+def _fping_version(path: str) -> str:
+    done = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=10, check=False)
+    return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr) else "?"
+
+
+# --- part B: a link taken down, until the node is judged down -----------------------------------------------
+
+
+class JudgeWatch:
+    """Watches one node the way the adapter does, up to the judge: pinger and scheduler in the head-end
+    namespace, a ``NodeJudge`` with ``down_after``; tells ``on_state`` every state the judge gives.
+
+    This is the boundary to move: the full adapter plus the incident engine, calling ``on_state("down")``
+    when the root-cause incident opens, measures what the issue asks for end to end.
+    """
+
+    def __init__(self, reactor: Any, head: Namespace, address: str, on_state: Callable[[str], None], *,
+                 interval_s: float, down_after: int, timeout_s: float) -> None:
+        from plugins.dark_fibre_health.config import JudgeConfig
+        from plugins.dark_fibre_health.icmp import IcmpPinger
+        from plugins.dark_fibre_health.judge import NodeJudge
+        from plugins.dark_fibre_health.scheduler import ProbeScheduler
+
+        self.judge = NodeJudge("FN-B", JudgeConfig(down_after=down_after), methods=("icmp",))
+
+        def on_result(result: Any) -> None:
+            verdict = self.judge.observe(result, reactor.seconds())
+            if verdict is not None:
+                on_state(verdict.state)
+
+        self.pinger = IcmpPinger(reactor, timeout_s=timeout_s, on_result=on_result, socket_factory=head.socket)
+        self.scheduler = ProbeScheduler(reactor, interval_s=interval_s, tick_s=TICK_S,
+                                        send=lambda name: self.pinger.ping(name, address), on_tick=self.pinger.sweep)
+        self.scheduler.set_targets(["FN-B"])
+
+    def start(self) -> None:
+        self.pinger.start()
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        self.pinger.stop()
+
+
+class _States:
+    """The states a watch reported, and a way to wait for the next one wanted."""
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+        self.current: str | None = None
+        self.at = 0.0
+        self._waiting: tuple[str, Any] | None = None
+
+    def __call__(self, state: str) -> None:
+        self.current, self.at = state, time.monotonic()
+        if self._waiting is not None and self._waiting[0] == state:
+            _state, deferred = self._waiting
+            self._waiting = None
+            deferred.callback(self.at)
+
+    async def reach(self, state: str, within_s: float) -> float:
+        """When (monotonic) the watch reported ``state``; now if it is in it already."""
+        from twisted.internet.defer import Deferred
+
+        if self.current == state:
+            return self.at
+        deferred: Deferred[float] = Deferred()
+        self._waiting = (state, deferred)
+        timer = self._reactor.callLater(within_s, lambda: deferred.called or deferred.errback(
+            TimeoutError(f"not {state} within {within_s:g} s (last state {self.current})")))
+        try:
+            return await deferred
+        finally:
+            self._waiting = None
+            if timer.active():
+                timer.cancel()
+
+
+async def measure_link_down_to_incident(reactor: Any, *, trials: int = 3, interval_s: float = 1.0,
+                                        down_after: int = 3, timeout_s: float = TIMEOUT_S,
+                                        make_watch: Callable[..., Any] = JudgeWatch) -> dict[str, Any]:
+    """A node in its own namespace behind a veth pair from a head-end namespace; per trial the node's end
+    of the link is taken down (inside its namespace, at a random point of the interval) and the time until
+    the watch reports ``down`` is measured; then the link comes back and the node is seen up again.
+
+    ``make_watch(reactor, head, address, on_state, interval_s=, down_after=, timeout_s=)`` makes something
+    with ``start()`` and ``stop()`` that calls ``on_state(state)`` on every change (see ``JudgeWatch``).
+    """
+    why = namespaces_usable()
+    if why is not None:
+        return {"skipped": why}
+    delays: list[float] = []
+    with namespaces(2) as (head, node):
+        veth(head, "up0", "10.62.0.1/30", node, "uplink", "10.62.0.2/30")
+        states = _States(reactor)
+        watch = make_watch(reactor, head, "10.62.0.2", states, interval_s=interval_s, down_after=down_after,
+                           timeout_s=timeout_s)
+        watch.start()
+        try:
+            for _trial in range(trials):
+                await states.reach("up", within_s=10 * interval_s + 10)
+                await _sleep(reactor, interval_s * (1 + random.random()))
+                cut_at = time.monotonic()
+                node.ip("link", "set", "uplink", "down")
+                seen_at = await states.reach("down", within_s=(down_after + 5) * interval_s + 10)
+                delays.append(seen_at - cut_at)
+                node.ip("link", "set", "uplink", "up")
+        finally:
+            watch.stop()
+    return {
+        "trials_s": [round(delay, 3) for delay in delays], "max_s": round(max(delays), 3),
+        "mean_s": round(sum(delays) / len(delays), 3), "interval_s": interval_s, "down_after": down_after,
+        "probe_timeout_s": timeout_s, "measured_until": getattr(make_watch, "MEASURES", "the judge's down verdict"),
+    }
+
+
+# --- the benchmark -------------------------------------------------------------------------------------------
+
+
+async def run_benchmark(args: Any, reactor: Any) -> dict[str, Any]:
+    """Part A (hub, then fping) and part B, as ``hub bench fibre`` prints them."""
+    targets = loopback_targets(args.nodes)
+    result: dict[str, Any] = {"nodes": args.nodes, "seconds": args.seconds, "interval_s": args.interval,
+                              "probe_timeout_s": TIMEOUT_S, "payload_bytes": PAYLOAD_BYTES}
+    why = namespaces_usable()
+    result["isolated_namespace"] = why is None
+    with contextlib.ExitStack() as stack:
+        namespace = stack.enter_context(namespaces(1))[0] if why is None else None
+        result["hub"] = await hub_side(reactor, targets, seconds=args.seconds, interval_s=args.interval,
+                                       namespace=namespace)
+        if not args.no_fping:
+            fping = fping_side(targets, seconds=args.seconds, interval_s=args.interval, namespace=namespace)
+            result["fping"] = fping
+            if "cpu_s_per_1000_probes" in fping and fping["cpu_s_per_1000_probes"] > 0:
+                result["hub_cpu_s_per_1000_probes"] = result["hub"]["cpu_s_per_1000_probes"]
+                result["fping_cpu_s_per_1000_probes"] = fping["cpu_s_per_1000_probes"]
+                result["cpu_ratio"] = round(result["hub"]["cpu_s_per_1000_probes"]
+                                            / fping["cpu_s_per_1000_probes"], 3)
+    if not args.no_link_down:
+        result["link_down"] = await measure_link_down_to_incident(reactor, trials=args.link_trials)
+    result["goals"] = {"cpu_ratio_max": 2.0, "link_down_max_s": 4.0}
+    result["python"] = platform.python_version()
+    result["cpus"] = os.cpu_count()
+    result["load_average"] = [round(value, 2) for value in os.getloadavg()]
+    return result
