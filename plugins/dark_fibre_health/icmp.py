@@ -23,8 +23,8 @@ import socket
 from collections.abc import Callable
 from typing import Any, Literal
 
-from zope.interface import implementer
 from twisted.internet.interfaces import IReadDescriptor
+from zope.interface import implementer
 
 from plugins.dark_fibre_health.codec.icmp import (
     DEFAULT_PAYLOAD_SIZE,
@@ -221,14 +221,14 @@ class IcmpPinger:
     def fileno(self) -> int:
         return self._fileno if self._socket is not None else -1
 
-    def logPrefix(self) -> str:  # noqa: N802 - Twisted's name
+    def logPrefix(self) -> str:
         return "IcmpPinger"
 
-    def connectionLost(self, reason: Any) -> None:  # noqa: N802 - Twisted's name
+    def connectionLost(self, reason: Any) -> None:
         if self._log is not None and self._socket is not None:
             self._log.warning("icmp_socket_lost", reason=str(getattr(reason, "value", reason)))
 
-    def doRead(self) -> None:  # noqa: N802 - Twisted's name
+    def doRead(self) -> None:
         """Read every datagram waiting, not only one: a wake-up of the reactor costs more than a read."""
         sock = self._socket
         if sock is None:

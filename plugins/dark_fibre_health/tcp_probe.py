@@ -20,7 +20,7 @@ from plugins.dark_fibre_health.probes import REFUSED, TIMEOUT, ProbeResult
 
 
 class _Connected(Protocol):
-    def connectionMade(self) -> None:  # noqa: N802 - Twisted's name
+    def connectionMade(self) -> None:
         self.factory.connected(self)
         self.transport.abortConnection()
 
@@ -43,12 +43,12 @@ class _Probe(ClientFactory):
             self.done = True
             self.prober._finished(self, True, None)
 
-    def clientConnectionFailed(self, connector: Any, reason: Any) -> None:  # noqa: N802 - Twisted's name
+    def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
         if not self.done:
             self.done = True
             self.prober._finished(self, False, _failure_name(reason.value))
 
-    def clientConnectionLost(self, connector: Any, reason: Any) -> None:  # noqa: N802 - Twisted's name
+    def clientConnectionLost(self, connector: Any, reason: Any) -> None:
         pass  # we closed it, after connectionMade reported the success
 
 

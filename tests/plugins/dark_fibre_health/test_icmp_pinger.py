@@ -11,7 +11,12 @@ from collections import deque
 import pytest
 from twisted.internet.testing import MemoryReactorClock
 
-from plugins.dark_fibre_health.codec.icmp import checksum, checksum_is_valid, echo_request, payload
+from plugins.dark_fibre_health.codec.icmp import (
+    checksum,
+    checksum_is_valid,
+    echo_request,
+    payload,
+)
 from plugins.dark_fibre_health.icmp import IcmpPinger, PingerUnavailable
 from plugins.dark_fibre_health.probes import ProbeResult
 
@@ -108,7 +113,7 @@ class Pinging:
         return struct.unpack("!H", self.socket.sent[index][0][6:8])[0]
 
     def answer(self, index: int = -1, *, identifier: int | None = None, source: str | None = None) -> None:
-        data, (address, _port) = self.socket.sent[index]
+        _data, (address, _port) = self.socket.sent[index]
         raw = self.pinger.mode_in_use == "raw"
         self.socket.inbox.append((reply(self.sent_sequence(index), 0x5A5A if identifier is None else identifier,
                                         with_ip=raw, source=source or address), (source or address, 0)))

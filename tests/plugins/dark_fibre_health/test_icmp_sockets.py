@@ -15,7 +15,12 @@ import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
-from plugins.dark_fibre_health.bench import Namespace, namespaces, namespaces_usable, veth
+from plugins.dark_fibre_health.bench import (
+    Namespace,
+    namespaces,
+    namespaces_usable,
+    veth,
+)
 from plugins.dark_fibre_health.icmp import IcmpPinger, PingerUnavailable
 from plugins.dark_fibre_health.probes import ProbeResult
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 
@@ -49,7 +50,7 @@ def test_every_target_is_sent_once_per_interval(targets, interval_s, tick_s):
         times.setdefault(name, []).append(when)
     assert len(times) == targets
     assert {len(sent) for sent in times.values()} <= {5, 6}
-    gaps = [later - earlier for sent in times.values() for earlier, later in zip(sent, sent[1:])]
+    gaps = [later - earlier for sent in times.values() for earlier, later in itertools.pairwise(sent)]
     assert min(gaps) >= interval_s - tick_s - 1e-6 and max(gaps) <= interval_s + tick_s + 1e-6
 
 
@@ -80,7 +81,7 @@ def test_each_target_keeps_its_slot_in_every_interval():
     scheduled.scheduler.start()
     scheduled.run(3.0)
     times = [when for when, name in scheduled.sent if name == "FN-0042"]
-    assert [round(later - earlier, 6) for earlier, later in zip(times, times[1:])] == [1.0, 1.0]
+    assert [round(later - earlier, 6) for earlier, later in itertools.pairwise(times)] == [1.0, 1.0]
     assert times[0] - 1000.0 == pytest.approx(0.42, abs=0.011)
 
 
