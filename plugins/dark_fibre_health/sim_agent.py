@@ -320,6 +320,12 @@ class RingNetwork:
             return None
         return (math.floor(elapsed / self.loss_slot_s) + 1) * self.loss_slot_s
 
+    def refresh(self) -> None:
+        """Opens and closes management ports for what changed by hand, at once."""
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._tick()
+
     def _tick(self) -> None:
         self._timer = None
         elapsed = self.elapsed()

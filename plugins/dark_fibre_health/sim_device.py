@@ -40,6 +40,7 @@ from plugins.dark_fibre_health.codec.snmp import (
 from plugins.dark_fibre_health.sim_faults import (
     DAY_S,
     FaultScript,
+    ManualFaults,
     Windows,
     dark_in_slot,
 )
@@ -139,7 +140,7 @@ class SimulatedNode:
     ``upstream`` and ``downstream`` are its neighbours (the node its uplink faces, and the one its downlink
     feeds); ``ancestors`` every node between it and the head end: when any of them is dark, so is this
     node, as its management traffic rides their fibre. A neighbour that is down sends no light: the port
-    facing it goes down.
+    facing it goes down. ``manual`` (shared by the ring) adds the faults switched by hand to the script's.
     """
 
     def __init__(
@@ -157,6 +158,7 @@ class SimulatedNode:
         wobble_db: float = 0.0,
         loss_slot_s: float = 1.0,
         seed: int = 0,
+        manual: ManualFaults | None = None,
     ) -> None:
         if vendor not in LAYOUTS:
             raise ValueError(f"unknown vendor {vendor!r}; one of {', '.join(VENDORS)}")
@@ -174,6 +176,7 @@ class SimulatedNode:
         self.wobble_db = wobble_db
         self.loss_slot_s = loss_slot_s
         self.seed = seed
+        self.manual = manual if manual is not None else ManualFaults()
         # Booted some days before the simulator started, differently per node, as a real ring's nodes are.
         self.uptime_offset_s = 86400.0 * (3 + index % 17) + 3607.0 * (index % 11)
         self._phase = (index * 2.399963) % (2 * math.pi)
@@ -183,7 +186,7 @@ class SimulatedNode:
     def _no_light_windows(self, port: PortSpec) -> Windows | None:
         if not port.optical:
             return None
-        neighbour = self.upstream if port.role == "uplink" else self.downstream
+        neighbour = self._neighbour(port)
         intervals = list(self.script.windows(self.name, "port_down", port.role).intervals)
         if neighbour is not None:
             intervals += self.script.windows(neighbour, "down").intervals
@@ -193,14 +196,14 @@ class SimulatedNode:
 
     def down(self, elapsed: float) -> bool:
         """The node itself is down (its own ``down`` fault)."""
-        return self.script.windows(self.name, "down").holds(elapsed)
+        return self.name in self.manual.down or self.script.windows(self.name, "down").holds(elapsed)
 
     def dark(self, elapsed: float) -> bool:
         """Nothing reaches the node now: it or a node on its way to the head end is down, or in a dark
         slot of a ``loss`` fault."""
         slot: int | None = None
         for source in self._dark_sources:
-            if self.script.windows(source, "down").holds(elapsed):
+            if source in self.manual.down or self.script.windows(source, "down").holds(elapsed):
                 return True
             for fault in self.script.active(source, elapsed):
                 if fault.kind == "loss":
@@ -218,10 +221,31 @@ class SimulatedNode:
     def normal_rx_dbm(self, role: str) -> float:
         return self.rx_dbm if role == "uplink" else self.rx_dbm - 0.7
 
+    def _neighbour(self, port: PortSpec) -> str | None:
+        return self.upstream if port.role == "uplink" else self.downstream
+
+    def unlit(self, number: int, elapsed: float) -> bool:
+        """No light reaches optical port ``number`` now (by the script or by hand)."""
+        windows = self._no_light[number]
+        if windows is None:
+            return False
+        port = self.layout[number]
+        return (windows.holds(elapsed) or (self.name, port.role) in self.manual.dark_ports
+                or self._neighbour(port) in self.manual.down)
+
+    def _last_change(self, number: int, elapsed: float) -> float | None:
+        windows = self._no_light[number]
+        if windows is None:
+            return None
+        port = self.layout[number]
+        changes = [windows.last_change(elapsed), self.manual.changed.get((self.name, port.role)),
+                   self.manual.changed.get((self._neighbour(port) or "", "down"))]
+        known = [change for change in changes if change is not None and change <= elapsed]
+        return max(known) if known else None
+
     def rx_at(self, number: int, elapsed: float) -> float | None:
         """Port ``number``'s (in the layout) receive power now in dBm; None when no light reaches it."""
-        windows = self._no_light[number]
-        if windows is None or windows.holds(elapsed):
+        if self._no_light[number] is None or self.unlit(number, elapsed):
             return None
         port = self.layout[number]
         value = self.normal_rx_dbm(port.role)
@@ -241,8 +265,8 @@ class SimulatedNode:
         for number, port in enumerate(self.layout):
             windows = self._no_light[number]
             unlit_s = windows.time_in(elapsed) if windows is not None else 0.0
-            down = windows is not None and windows.holds(elapsed)
-            changed = windows.last_change(elapsed) if windows is not None else None
+            down = self.unlit(number, elapsed)
+            changed = self._last_change(number, elapsed)
             # Errors creep up on every port, and faster on one whose light is fading or is lossy.
             troubled_s = self.script.windows(self.name, "rx_decline", port.role).time_in(elapsed) \
                 if port.optical else 0.0

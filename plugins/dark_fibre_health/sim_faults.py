@@ -172,3 +172,29 @@ def dark_in_slot(seed: int, node: str, slot: int, loss_pct: float) -> bool:
     are, picked by a hash so that the answer needs no state and is the same every run with one seed."""
     digest = hashlib.blake2b(f"{seed}:{node}:{slot}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") < loss_pct / 100.0 * 2**64
+
+
+class ManualFaults:
+    """Faults switched on and off by hand while the simulator runs (``hub fibre-sim``'s console), beside
+    the script: nodes down and ports dark until switched back, each change remembered with its elapsed
+    time for the ports' ifLastChange."""
+
+    def __init__(self) -> None:
+        self.down: set[str] = set()
+        self.dark_ports: set[tuple[str, str]] = set()
+        self.changed: dict[tuple[str, str], float] = {}  # (node, "down") or (node, port) -> elapsed
+
+    def set_down(self, node: str, down: bool, elapsed: float) -> bool:
+        """Whether anything changed."""
+        if (node in self.down) == down:
+            return False
+        (self.down.add if down else self.down.discard)(node)
+        self.changed[(node, "down")] = elapsed
+        return True
+
+    def set_dark(self, node: str, port: str, dark: bool, elapsed: float) -> bool:
+        if ((node, port) in self.dark_ports) == dark:
+            return False
+        (self.dark_ports.add if dark else self.dark_ports.discard)((node, port))
+        self.changed[(node, port)] = elapsed
+        return True

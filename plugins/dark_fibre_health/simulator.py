@@ -35,7 +35,12 @@ from plugins.dark_fibre_health.codec import usm
 from plugins.dark_fibre_health.config import UsmConfig
 from plugins.dark_fibre_health.sim_agent import RingNetwork
 from plugins.dark_fibre_health.sim_device import VENDORS, SimulatedNode
-from plugins.dark_fibre_health.sim_faults import FAULT_KINDS, FaultConfig, FaultScript
+from plugins.dark_fibre_health.sim_faults import (
+    FAULT_KINDS,
+    FaultConfig,
+    FaultScript,
+    ManualFaults,
+)
 
 __all__ = [
     "FIBRE_SIMULATOR",
@@ -48,6 +53,7 @@ __all__ = [
     "build_nodes",
     "chains_of",
     "config_from_arguments",
+    "console_command",
     "node_names",
     "node_table",
     "ready_line",
@@ -171,9 +177,11 @@ def chains_of(config: FibreSimulatorConfig) -> list[list[str]]:
     return chains
 
 
-def build_nodes(config: FibreSimulatorConfig) -> list[SimulatedNode]:
-    """The simulated nodes, pure: each with its flavour, place in its chain, receive power and the script."""
+def build_nodes(config: FibreSimulatorConfig, manual: ManualFaults | None = None) -> list[SimulatedNode]:
+    """The simulated nodes, pure: each with its flavour, place in its chain, receive power, the script and
+    ``manual``, the faults switched by hand (one for the whole ring)."""
     script = FaultScript(config.faults, config.repeat_s)
+    manual = manual if manual is not None else ManualFaults()
     nodes = []
     index = 0
     for chain in chains_of(config):
@@ -186,7 +194,7 @@ def build_nodes(config: FibreSimulatorConfig) -> list[SimulatedNode]:
                 downstream=chain[position + 1] if position + 1 < len(chain) else None,
                 rx_dbm=overrides.rx_dbm if overrides.rx_dbm is not None else config.rx_dbm - spread,
                 time_scale=config.time_scale, wobble_db=config.wobble_db, loss_slot_s=config.loss_slot_s,
-                seed=config.seed,
+                seed=config.seed, manual=manual,
             ))
             index += 1
     return nodes
@@ -228,7 +236,8 @@ class FibreSimulator(Service):
     def __init__(self, reactor: Any, config: FibreSimulatorConfig, *, log: Any = None) -> None:
         self.config = config
         self._log = log if log is not None else structlog.get_logger()
-        self.nodes = build_nodes(config)
+        self.manual = ManualFaults()
+        self.nodes = build_nodes(config, self.manual)
         names = [node.name for node in self.nodes]
         ports = {name: config.base_port + number if config.base_port else 0
                  for number, name in enumerate(names, start=1)}
@@ -250,6 +259,24 @@ class FibreSimulator(Service):
     def stopService(self) -> Deferred[Any]:
         super().stopService()
         return self.network.stop()
+
+    def set_down(self, node: str, down: bool) -> None:
+        """Takes ``node`` down (or brings it back) by hand, whatever the script says, from now."""
+        self._known(node)
+        if self.manual.set_down(node, down, self.network.elapsed()):
+            self.network.refresh()
+
+    def set_dark(self, node: str, port: str, dark: bool) -> None:
+        """Takes the light from ``node``'s ``uplink`` or ``downlink`` port (or gives it back) by hand."""
+        self._known(node)
+        if port not in ("uplink", "downlink"):
+            raise ValueError(f"no port {port!r}: uplink or downlink")
+        if self.manual.set_dark(node, port, dark, self.network.elapsed()):
+            self.network.refresh()
+
+    def _known(self, node: str) -> None:
+        if node not in self.network.nodes:
+            raise ValueError(f"no node {node!r}; the ring has {_name_range(self.config)}")
 
 
 def simulator_factory(context: SimulatorContext) -> FibreSimulator:
@@ -429,6 +456,34 @@ def config_from_arguments(args: argparse.Namespace, environ: Mapping[str, str]) 
         raise ValueError(str(error)) from None
 
 
+#: What can be typed at ``hub fibre-sim`` while it runs.
+CONSOLE_HELP = "down NODE | up NODE | dark NODE uplink|downlink | light NODE uplink|downlink | status | stats | help"
+
+
+def console_command(simulator: FibreSimulator, line: str) -> str:
+    """Do what one typed line asks of the ring; the answer to print."""
+    words = line.split()
+    if not words:
+        return ""
+    verb, rest = words[0].lower(), words[1:]
+    try:
+        if verb == "stats" and not rest:
+            return " ".join(f"{key}={value}" for key, value in simulator.network.stats().items())
+        if verb == "status" and not rest:
+            elapsed = simulator.network.elapsed()
+            dark = [node.name for node in simulator.nodes if node.dark(elapsed)]
+            return f"t={elapsed:.1f}s dark: {', '.join(dark) or 'none'}"
+        if verb in ("down", "up") and len(rest) == 1:
+            simulator.set_down(rest[0], verb == "down")
+        elif verb in ("dark", "light") and len(rest) == 2:
+            simulator.set_dark(rest[0], rest[1], verb == "dark")
+        else:
+            return CONSOLE_HELP
+    except ValueError as error:
+        return f"cannot: {error}"
+    return "ok"
+
+
 def raise_open_file_limit(needed: int) -> None:
     # Two sockets a node: a few hundred nodes pass the usual soft limit of 1024.
     try:
@@ -444,7 +499,9 @@ def raise_open_file_limit(needed: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # The one place that starts the real reactor; imported here so that importing this module never does.
+    from twisted.internet import stdio
     from twisted.internet.task import react
+    from twisted.protocols.basic import LineReceiver
 
     from hub.logging_setup import configure_logging
 
@@ -458,6 +515,17 @@ def run(args: argparse.Namespace) -> int:
     log = structlog.get_logger().bind(simulator="fibre-sim")
     secrets = {"community": args.community_env, "auth_password": args.auth_env, "priv_password": args.priv_env}
 
+    class Console(LineReceiver):
+        delimiter = b"\n"
+
+        def __init__(self, simulator: FibreSimulator) -> None:
+            self._simulator = simulator
+
+        def lineReceived(self, line: bytes) -> None:
+            answer = console_command(self._simulator, line.decode("utf-8", "replace"))
+            if answer:
+                self.sendLine(answer.encode("utf-8"))
+
     def main(reactor: Any) -> Deferred[None]:
         simulator = FibreSimulator(reactor, config, log=log)
 
@@ -466,6 +534,9 @@ def run(args: argparse.Namespace) -> int:
             print()
             print(adapter_tables(simulator, adapter=args.adapter_name, secrets=secrets))
             print(ready_line(simulator), flush=True)
+            if sys.stdin.isatty():
+                stdio.StandardIO(Console(simulator), reactor=reactor)
+                print(f"type: {CONSOLE_HELP}", file=sys.stderr)
 
             def stopping() -> Deferred[Any]:
                 log.info("fibre_ring_stopping", **simulator.network.stats())

@@ -16,7 +16,11 @@ from hub.testing import assert_no_pending_timers
 from plugins.dark_fibre_health.codec import snmp
 from plugins.dark_fibre_health.codec.snmp import CommunityMessage, Pdu, parse_oid
 from plugins.dark_fibre_health.sim_faults import FaultConfig
-from plugins.dark_fibre_health.simulator import FibreSimulator, FibreSimulatorConfig
+from plugins.dark_fibre_health.simulator import (
+    FibreSimulator,
+    FibreSimulatorConfig,
+    console_command,
+)
 
 SYS_NAME = parse_oid("1.3.6.1.2.1.1.5.0")
 
@@ -205,3 +209,56 @@ def test_a_hundred_nodes_cost_two_ports_each_and_no_timer_per_node(count):
     assert not reactor.open("TCP", 20001) and not reactor.open("TCP", 20100)  # the first node's chain
     simulator.stopService()
     assert_no_pending_timers(reactor)
+
+
+# --- By hand, from hub fibre-sim's console -------------------------------------------------------------
+
+
+def test_a_node_taken_down_by_hand_goes_dark_at_once_with_those_behind_it_until_brought_back():
+    reactor = FakeReactor()
+    simulator = ring(reactor)
+    simulator.startService()
+    reactor.advance(30)
+    assert console_command(simulator, "down node-02") == "ok"
+    assert [reactor.open("TCP", port) for port in (16101, 16102, 16103)] == [True, False, False]
+    assert console_command(simulator, "status") == "t=30.0s dark: node-02, node-03"
+    first = simulator.nodes[0]
+    assert first.reading(31).ports[3].oper_status == 2  # node-01's downlink faces the dead node
+    assert first.reading(31).ports[3].last_change == first.uptime_ticks(30)
+    reactor.advance(10)
+    assert console_command(simulator, "up node-02") == "ok"
+    assert all(reactor.open("TCP", port) for port in (16101, 16102, 16103))
+    assert first.reading(41).ports[3].oper_status == 1
+    simulator.stopService()
+    assert_no_pending_timers(reactor)
+
+
+def test_a_port_darkened_by_hand_reads_no_light_while_the_node_still_answers():
+    reactor = FakeReactor()
+    simulator = ring(reactor, faults=(down("node-03", 100, 10),))
+    simulator.startService()
+    reactor.advance(5)
+    assert console_command(simulator, "dark node-01 uplink") == "ok"
+    node = simulator.nodes[0]
+    assert node.reading(6).ports[2].rx_dbm is None and node.reading(6).ports[2].oper_status == 2
+    assert reactor.open("TCP", 16101)
+    assert console_command(simulator, "light node-01 uplink") == "ok"
+    assert node.reading(7).ports[2].rx_dbm is not None
+    assert len(reactor.getDelayedCalls()) == 1  # the script's own timer is still there, for node-03
+    reactor.advance(95)
+    assert not reactor.open("TCP", 16103)
+    simulator.stopService()
+
+
+@pytest.mark.parametrize("line, answer", [
+    ("down node-09", "cannot: no node 'node-09'; the ring has node-01 to node-03"),
+    ("dark node-01 sideways", "cannot: no port 'sideways': uplink or downlink"),
+    ("explode node-01", "down NODE | up NODE"),
+    ("", ""),
+])
+def test_the_console_says_what_it_cannot_do(line, answer):
+    simulator = ring(FakeReactor())
+    simulator.startService()
+    assert console_command(simulator, line).startswith(answer)
+    assert "nodes=3" in console_command(simulator, "stats")
+    simulator.stopService()
