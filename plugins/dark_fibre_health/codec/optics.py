@@ -35,8 +35,12 @@ Levels (``OpticalReading.level``):
 - ``alarm`` / ``warning``: the value is strictly past an alarm / warning threshold, whatever the device's
   status column says (Cisco keeps saying "ok" beside a receive power under its low alarm).
 - ``no_light``: 0 (in dBm units) from a port whose ifOperStatus is not up (Juniper, NX-OS: 0 is "nothing",
-  not 0 dBm = 1 mW); 0 W; or -40 dBm and below, the floor of the SFF-8472 / SFF-8636 power registers (0.1 uW
-  steps). ``dbm`` is None: there is no power to report.
+  not 0 dBm = 1 mW); 0 W; or -30 dBm and below (``NO_LIGHT_DBM``), up or down: under the sensitivity of any
+  receiver a street cabinet has (1000BASE-ZX about -24 dBm, APD DWDM optics about -28 dBm), where a dark
+  port's noise sits (the recorded Arista's dark Ethernet50 reads 0.0004 mW, -33.98 dBm; Arista's CLI shows
+  -30.00 dBm for a dark lane, Cisco's -40.0, the SFF-8472 register's floor). Light between the low alarm and
+  -30 dBm is an alarm, not no light: something is lit at the far end. ``dbm`` is None (the figure is in the
+  reason): there is no power to report.
 - ``unavailable``: the device says the sensor is not working, or the reading is not physically possible:
   above +8.2 dBm (6.5535 mW, the most an SFF-8472/8636 register holds) for the value or any of its device
   thresholds. JUNOS 12.3 reports receive power and its thresholds 20 dB high (+17.55 dBm with a low alarm of
@@ -83,7 +87,7 @@ __all__ = [
     "IF_OPER_STATUS",
     "JUNIPER_DOM",
     "MAX_DOM_DBM",
-    "MIN_DOM_DBM",
+    "NO_LIGHT_DBM",
     "InterfaceStatus",
     "NodeReadings",
     "OpticalReading",
@@ -142,8 +146,8 @@ _JUNIPER_THRESHOLDS = {"rx": (9, 10, 11, 12), "tx": (17, 18, 19, 20)}
 
 #: The most an SFF-8472 / SFF-8636 optical power register can hold: 65535 x 0.1 uW = 6.5535 mW.
 MAX_DOM_DBM = 8.2
-#: Its least step, 0.1 uW: at or below this there is no light to speak of.
-MIN_DOM_DBM = -40.0
+#: At or below this, no light to speak of (see ``no_light`` in the module docstring).
+NO_LIGHT_DBM = -30.0
 
 _VENDOR_PREFERENCE = {"cisco": 0, "arista": 1, "juniper": 2, "entity": 3}
 
@@ -397,7 +401,7 @@ class _Sensor:
     port: str | None
     lane: int | None
     direction: Direction
-    dbm: float | None  # None: no power (0 W, or the floor)
+    dbm: float | None  # None: 0 W
     zero: bool  # the device said 0 in dBm units: no light on a port that is down
     thresholds: Thresholds  # the device's (source "device"), or NO_THRESHOLDS
     status_problem: str | None  # the device's status column, when not ok
@@ -603,9 +607,10 @@ def _judge(sensor: _Sensor, port: _Port | None, config: OpticalThresholds | None
     if sensor.zero and port_down:
         return None, thresholds, "no_light", f"{what} power reads 0 with the port down: no light, not 0 dBm"
     dbm = sensor.dbm
-    if dbm is None or dbm <= MIN_DOM_DBM:
+    if dbm is None or dbm <= NO_LIGHT_DBM:
         reading = "0 W" if dbm is None else _fmt(dbm)
-        return None, thresholds, "no_light", f"{what} power {reading}: at or below the optic's floor, no light"
+        return None, thresholds, "no_light", (
+            f"{what} power {reading}: at or below {_fmt(NO_LIGHT_DBM)}, under any receiver's sensitivity: no light")
     implausible = [value for value in (dbm, *sensor.thresholds.values()) if value is not None and value > MAX_DOM_DBM]
     if implausible:
         return None, thresholds, "unavailable", (

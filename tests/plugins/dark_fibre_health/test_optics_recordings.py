@@ -208,9 +208,14 @@ def test_juniper_zero_from_a_down_port_with_an_optic_is_no_light(mx960):
     assert optic(mx960, "xe-0/2/0", "tx").dbm == -2.89
 
 
-def test_juniper_down_port_with_some_light_is_judged_on_it(mx960):
+def test_juniper_down_port_with_some_light_is_judged_on_it_and_with_less_than_minus_30_dbm_is_dark(mx960):
+    """xe-0/3/0 (down) still receives -26.98 dBm, far under its -20 dBm low alarm: something is lit at the
+    far end. xe-1/2/0 (down) reads -35.22 dBm: nothing is."""
     reading = optic(mx960, "xe-0/3/0", "rx")
     assert (reading.dbm, reading.level) == (-26.98, "alarm")
+    dark = optic(mx960, "xe-1/2/0", "rx")
+    assert (dark.dbm, dark.level) == (None, "no_light")
+    assert "-35.22 dBm" in dark.reason
 
 
 def test_juniper_rows_of_zeros_are_ports_without_diagnostics_and_left_out(mx960):
@@ -227,9 +232,9 @@ def test_juniper_levels_across_the_chassis(mx960):
     levels = {}
     for reading in mx960.optics:
         levels.setdefault(reading.level, set()).add((reading.port, reading.direction))
-    assert levels["alarm"] == {("ge-0/0/6", "rx"), ("xe-0/3/0", "rx"), ("ge-1/1/0", "rx"), ("xe-1/2/0", "rx")}
-    assert levels["no_light"] == {("xe-0/2/0", "rx"), ("xe-0/3/1", "rx"), ("ge-1/1/3", "rx"),
-                                  ("xe-1/3/1", "rx")}
+    assert levels["alarm"] == {("ge-0/0/6", "rx"), ("xe-0/3/0", "rx")}
+    assert levels["no_light"] == {("xe-0/2/0", "rx"), ("xe-0/3/1", "rx"), ("ge-1/1/3", "rx"), ("xe-1/3/1", "rx"),
+                                  ("ge-1/1/0", "rx"), ("xe-1/2/0", "rx")}
     assert set(levels) == {"ok", "alarm", "no_light"}
 
 
@@ -285,11 +290,14 @@ def test_arista_thresholds_in_the_sensors_own_units(arista):
     assert limits(receive) == pytest.approx((-14.0, -12.0, 1.0, 1.5), abs=0.005)
 
 
-def test_arista_receive_power_under_its_low_critical_is_an_alarm(arista):
-    """Ethernet50 is down with 0.0004 mW arriving: light, but far too little."""
+def test_arista_dark_port_is_no_light_not_minus_34_dbm(arista):
+    """Ethernet50 is down with 0.0004 mW (-33.98 dBm) at its receiver: a dark port's noise, under any
+    receiver's sensitivity, below the -30 dBm Arista's own CLI shows for a dark lane. Arista's status text
+    calls it "below the low critical threshold (398)"; the engineer calls it no light."""
     reading = optic(arista, "Ethernet50", "rx")
-    assert reading.dbm == pytest.approx(-33.98, abs=0.005)
-    assert reading.level == "alarm"
+    assert (reading.level, reading.dbm) == ("no_light", None)
+    assert "-33.98 dBm" in reading.reason
+    assert reading.thresholds.values() == pytest.approx((-14.0, -12.0, 1.0, 1.5), abs=0.005)
     assert interface(arista, "Ethernet50").oper_status == 2
 
 

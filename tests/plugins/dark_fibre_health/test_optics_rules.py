@@ -163,11 +163,17 @@ def test_zero_dbm_from_a_down_port_is_no_light():
     assert (reading.dbm, reading.level) == (None, "no_light")
 
 
-def test_the_floor_of_the_optics_registers_is_no_light_even_on_an_up_port():
-    """-40 dBm is 0.1 uW, the register's least step: what Cisco reports with nothing plugged in."""
-    reading = only(te1(*cisco(100, -400, thresholds=HONEST)))
+@pytest.mark.parametrize("value", [-400, -301, -300])
+def test_minus_30_dbm_and_less_is_no_light_even_on_an_up_port(value):
+    """-40 dBm is what Cisco reports with nothing plugged in; -30 dBm is under any receiver's sensitivity."""
+    reading = only(te1(*cisco(100, value, thresholds=HONEST)))
     assert (reading.dbm, reading.level) == (None, "no_light")
-    assert "floor" in reading.reason
+    assert f"{value / 10:+.2f} dBm" in reading.reason
+
+
+def test_light_just_above_minus_30_dbm_is_judged_on_the_thresholds():
+    reading = only(te1(*cisco(100, -299, thresholds=HONEST), status=DOWN))
+    assert (reading.dbm, reading.level) == (-29.9, "alarm")
 
 
 def test_zero_watts_is_no_light():

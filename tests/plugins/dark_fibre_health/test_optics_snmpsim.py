@@ -184,14 +184,14 @@ async def test_juniper_over_udp_alarm_no_light_and_no_dom(snmpsim, version):
 
 
 @pytest_twisted.ensureDeferred
-async def test_arista_over_udp_milliwatts_in_dbm_with_its_thresholds(snmpsim):
+async def test_arista_over_udp_milliwatts_in_dbm_with_its_thresholds_and_a_dark_port(snmpsim):
     readings = await poll(v3(snmpsim, "arista"))
     receive = optic(readings, "Ethernet5", "rx")
     assert receive.dbm == pytest.approx(-3.95, abs=0.005)
     assert receive.thresholds.values() == pytest.approx((-15.02, -15.02, -1.02, 3.01), abs=0.005)
     assert optic(readings, "Ethernet5", "tx").dbm == pytest.approx(-2.21, abs=0.005)
     ethernet50 = optic(readings, "Ethernet50", "rx")
-    assert (ethernet50.dbm, ethernet50.level) == (pytest.approx(-33.98, abs=0.005), "alarm")
+    assert (ethernet50.dbm, ethernet50.level) == (None, "no_light")
     assert len(readings.optics) == 18
 
 
