@@ -74,10 +74,7 @@ async def test_a_healthy_node_of_each_flavour_reads_its_receive_power_and_the_de
         "Gi1/0/1", "Gi1/0/2", "ge-0/0/2", "ge-0/0/3", "Ethernet1", "Ethernet2"}
 
 
-@pytest.mark.parametrize("name", ["node-04", "node-05", pytest.param("node-06", marks=pytest.mark.xfail(
-    strict=True, reason="a dark Arista port reads 0.0004 mW (-34 dBm) with ifOperStatus down, as the recorded "
-                        "DCS-7150S's Ethernet50 does; codec.optics calls that an alarm at -33.98 dBm, not no light "
-                        "(reported to LEAD/OPTICS)"))])
+@pytest.mark.parametrize("name", ["node-04", "node-05", "node-06"])
 @pytest_twisted.ensureDeferred
 async def test_a_dark_uplink_is_no_light_and_down_never_a_power_of_its_own(ring, name):
     node, readings = await poll(ring, name)
