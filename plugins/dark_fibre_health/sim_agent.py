@@ -333,8 +333,12 @@ class RingNetwork:
             reachable = not network.node.dark(elapsed)
             if reachable != network.reachable:
                 network.set_reachable(reachable)
-                self._log.info("node_reachable" if reachable else "node_dark", node=network.node.name,
-                               elapsed_s=round(elapsed, 3))
+                # A lossy node changes every slot or so (and once more as its loss ends): that is for
+                # debugging, not for the demo's log.
+                lossy = network.node.lossy(elapsed) or network.node.lossy(max(0.0, elapsed - 1e-6))
+                emit = self._log.debug if lossy else self._log.info
+                emit("node_reachable" if reachable else "node_dark", node=network.node.name,
+                     elapsed_s=round(elapsed, 3))
         self._schedule()
 
     def stats(self) -> dict[str, int]:

@@ -213,6 +213,11 @@ class SimulatedNode:
                         return True
         return False
 
+    def lossy(self, elapsed: float) -> bool:
+        """A ``loss`` fault is on for the node or one on its way to the head end."""
+        return any(fault.kind == "loss" for source in self._dark_sources
+                   for fault in self.script.active(source, elapsed))
+
     # --- what it reads -------------------------------------------------------------------------------
 
     def uptime_ticks(self, elapsed: float) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import structlog
+import structlog.testing
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import CannotListenError
 from twisted.internet.testing import MemoryReactorClock
@@ -262,3 +263,17 @@ def test_the_console_says_what_it_cannot_do(line, answer):
     assert console_command(simulator, line).startswith(answer)
     assert "nodes=3" in console_command(simulator, "stats")
     simulator.stopService()
+
+
+def test_outages_are_logged_and_a_lossy_nodes_slot_by_slot_changes_are_not():
+    reactor = FakeReactor()
+    faults = (down("node-01", 5, 5), FaultConfig(node="node-03", kind="loss", at_s=20, for_s=30, loss_pct=50))
+    with structlog.testing.capture_logs() as logs:
+        simulator = ring(reactor, faults=faults)
+        simulator.startService()
+        reactor.pump([1] * 60)
+        simulator.stopService()
+    info = [(entry["event"], entry["node"]) for entry in logs if entry["log_level"] == "info" and "node" in entry]
+    assert info == [("node_dark", "node-01"), ("node_dark", "node-02"), ("node_dark", "node-03"),
+                    ("node_reachable", "node-01"), ("node_reachable", "node-02"), ("node_reachable", "node-03")]
+    assert any(entry["event"] == "node_dark" and entry["log_level"] == "debug" for entry in logs)
