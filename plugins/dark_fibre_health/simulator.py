@@ -15,6 +15,7 @@ nodes by ``tcp`` and ``snmp``.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import re
@@ -74,6 +75,15 @@ def _prefix(_instance: object, _attribute: object, value: str) -> None:
         raise Expected('a node name prefix of letters, digits, ".", "_" or "-", e.g. "node-" or "FN-"')
 
 
+def _host(_instance: object, _attribute: object, value: object) -> None:
+    try:
+        if ipaddress.ip_address(value).version == 4:  # type: ignore[arg-type]
+            return
+    except ValueError:
+        pass
+    raise Expected('an IPv4 address to listen on, e.g. "127.0.0.1"')
+
+
 def _ports_fit(instance: Any, _attribute: object, value: int) -> None:
     if value and value + instance.nodes > 65535:
         raise Expected(f"a base port low enough for {instance.nodes} ports after it (at most "
@@ -114,7 +124,7 @@ class FibreSimulatorConfig:
 
     nodes: int = field(default=4, validator=between(1, 5000))
     name_prefix: str = field(default="node-", validator=_prefix)
-    host: str = "127.0.0.1"
+    host: str = field(default="127.0.0.1", validator=_host)
     base_port: int = field(default=16100, validator=[between(0, 65535), _ports_fit])
     vendors: tuple[str, ...] = field(default=VENDORS, validator=_vendors)
     chains: int = field(default=1, validator=[between(1, 5000), _at_most_nodes])

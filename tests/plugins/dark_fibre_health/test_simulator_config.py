@@ -76,8 +76,9 @@ def test_faults_nodes_and_a_v3_user_are_read_from_the_table(tmp_path):
 
 def test_bad_settings_are_named_and_no_secret_is_shown(tmp_path):
     text = problems({"community": {"env": "FIBRE_COMMUNITY"}, "nodes": 0, "vendors": ["huawei"],
-                     "faults": [{"node": "node-01", "kind": "melted"}], "time_scale": 0}, tmp_path)
-    for expected in ("nodes", "vendors", "faults", "melted", "time_scale"):
+                     "faults": [{"node": "node-01", "kind": "melted"}], "time_scale": 0, "host": "localhost"},
+                    tmp_path)
+    for expected in ("nodes", "vendors", "faults", "melted", "time_scale", "an IPv4 address to listen on"):
         assert expected in text
     assert "c0mmunity-s3cret" not in text
 
