@@ -55,6 +55,7 @@ import math
 import statistics
 from collections import deque
 from collections.abc import Iterable
+from itertools import pairwise
 from typing import Any
 
 from attrs import frozen
@@ -121,7 +122,7 @@ def answered(result: ProbeResult) -> bool:
 def figure(value: float) -> str:
     """A figure as the operator reads it: ``25``, ``2.5``, ``0.3`` (one decimal at most)."""
     text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
+    return text.removesuffix(".0")
 
 
 def flap_percent(history: Iterable[str], window: int) -> float:
@@ -163,7 +164,7 @@ class NodeJudge:
         self.name = name
         self._config = config
         given = tuple(methods) if methods is not None else ()
-        #: The fast methods, known or learnt, in the order given or first seen.
+        #: The fast methods, known or learnt, in the order of FAST_METHODS (the first gives the round trip).
         self._fast: list[str] = [method for method in FAST_METHODS if method in given] if methods else []
         self.state: str | None = None
         self.reason: str | None = None
@@ -234,7 +235,7 @@ class NodeJudge:
 
     def _fast_result(self, result: ProbeResult) -> None:
         if result.method not in self._fast:
-            self._fast.append(result.method)
+            self._fast = [method for method in FAST_METHODS if method in self._fast or method == result.method]
         if self._round and (result.method in self._round
                             or abs(result.sent_at - self._round_sent_at) > ROUND_TOLERANCE_S):
             self._close_round()
@@ -307,7 +308,7 @@ class NodeJudge:
                 self._set(underlying, reason)
         elif self.state is not None and underlying != self.state and percent >= config.flap_enter_pct:
             self._flapping = True
-            changes = sum(1 for older, newer in zip(self._history, list(self._history)[1:]) if older != newer)
+            changes = sum(1 for older, newer in pairwise(self._history) if older != newer)
             self._set(FLAPPING, f"changed state {changes} times in the last {len(self._history)} rounds "
                                 f"({figure(percent)}% weighted state change), now {underlying}")
         else:
@@ -460,8 +461,7 @@ class NodeJudge:
         """The mean absolute difference of consecutive round trips in the window."""
         if len(self._rtts) < 2:
             return None
-        rtts = list(self._rtts)
-        return sum(abs(b - a) for a, b in zip(rtts, rtts[1:])) / (len(rtts) - 1)
+        return sum(abs(b - a) for a, b in pairwise(self._rtts)) / (len(self._rtts) - 1)
 
     @property
     def flap_pct(self) -> float:

@@ -9,7 +9,14 @@ import attrs
 import pytest
 
 from plugins.dark_fibre_health.config import JudgeConfig
-from plugins.dark_fibre_health.judge import BASELINE_ROUNDS, NodeJudge, Verdict, figure, flap_percent, percentile
+from plugins.dark_fibre_health.judge import (
+    BASELINE_ROUNDS,
+    NodeJudge,
+    Verdict,
+    figure,
+    flap_percent,
+    percentile,
+)
 from plugins.dark_fibre_health.probes import ProbeResult
 
 INTERVAL = 1.0
@@ -207,6 +214,15 @@ def test_the_methods_are_learnt_when_not_given():
     node.round(icmp=False, tcp=False)
     node.round(icmp=False, tcp=False)
     assert states(node.round(icmp=False, tcp=False)) == ["down"]
+
+
+def test_the_round_trip_is_the_pings_when_a_node_is_pinged_too():
+    """One series, never ICMP and TCP mixed: a TCP handshake takes longer than an echo."""
+    node = Node(methods=None)
+    node.feed(ProbeResult("FN-07", "tcp", 0.0, True, 0.004))
+    for _ in range(5):
+        node.round(tcp=4.0, icmp=1.0)
+    assert node.judge.rtt_ms == 1.0
 
 
 # --- SNMP ---------------------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def test_a_step_is_not_a_trend():
     step; the history before it describes another link."""
     trend = RxTrend(JudgeConfig())
     step_at = 5 * DAY
-    power = lambda t: (-8.0 if t < step_at else -9.5) + random.Random(int(t)).uniform(-0.1, 0.1)  # noqa: E731
+    power = lambda t: (-8.0 if t < step_at else -9.5) + random.Random(int(t)).uniform(-0.1, 0.1)
     t = feed(trend, power, 12)
     assert trend.forecast(ALARM, t) is None
     for now in range(int(step_at), int(t), int(POLL * 6)):
@@ -123,7 +123,7 @@ def test_a_step_up_after_cleaning_does_not_hide_a_new_fall_for_long():
     t = feed(trend, falling(-0.5), 4)
     assert trend.forecast(ALARM, t).slope_db_per_day == pytest.approx(-0.5, abs=0.01)
     cleaned_at = t + POLL
-    after = lambda t: -8.0 - 0.5 * (t - cleaned_at) / DAY  # noqa: E731
+    after = lambda t: -8.0 - 0.5 * (t - cleaned_at) / DAY
     t = feed(trend, after, 0.5, start=cleaned_at)
     assert trend.forecast(ALARM, t) is None  # half a day since the step
     t = feed(trend, after, 1.0, start=t + POLL)
@@ -139,7 +139,7 @@ def test_a_few_odd_hours_do_not_bend_the_trend():
     trend = RxTrend(JudgeConfig())
     odd = {2 * 24 + 5, 4 * 24 + 10, 6 * 24 + 1}
     base = falling(-0.2)
-    power = lambda t: base(t) - (5.0 if int(t // 3600) in odd else 0.0)  # noqa: E731
+    power = lambda t: base(t) - (5.0 if int(t // 3600) in odd else 0.0)
     t = feed(trend, power, 7)
     forecast = trend.forecast(ALARM, t)
     assert forecast is not None
