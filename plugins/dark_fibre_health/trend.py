@@ -41,8 +41,9 @@ from plugins.dark_fibre_health.config import JudgeConfig
 
 #: Points per window.
 BUCKETS = 84
-#: Readings at or below this are no light (a receiver reads nothing below about -40 dBm).
-NO_LIGHT_DBM = -40.0
+#: Readings at or below this are no light, not power (as codec.optics calls them: no optic reads usefully
+#: that low, and a dark port on some vendors reads -40 dBm).
+NO_LIGHT_DBM = -30.0
 #: A change of level this big between neighbouring groups of points is a step, not a trend.
 STEP_DB = 1.0
 #: Points on each side of a possible step whose medians are compared.

@@ -147,7 +147,7 @@ def test_a_few_odd_hours_do_not_bend_the_trend():
 
 
 def test_no_light_readings_are_left_out():
-    """A port with no light reads -40 dBm or less on some optics: that is not power."""
+    """A port with no light reads -40 dBm on some optics: that is not power."""
     trend = RxTrend(JudgeConfig())
     t = 0.0
     for index in range(7 * 144):
