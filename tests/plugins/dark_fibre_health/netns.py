@@ -581,7 +581,7 @@ def wait_for(condition: Any, what: str, *, timeout_s: float = 5.0, every_s: floa
 #: JUNIPER-DOM-MIB jnxDomCurrentEntry (1.3.6.1.4.1.2636.3.60.1.1.1.1), indexed by ifIndex.
 JNX_DOM_ENTRY = "1.3.6.1.4.1.2636.3.60.1.1.1.1"
 JNX_DOM_RX_POWER = 5  # jnxDomCurrentRxLaserPower, 0.01 dBm
-#: The other columns the pass script serves, as a real optic reports them: snmpsim-data 1.0.1
+#: The other columns the pass_persist script serves, as a real optic reports them: snmpsim-data 1.0.1
 #: juniper-mx960-16-1r6-7-a.snmprec, ifIndex 620 (xe-0/2/0). Units 0.01 dBm for power (rx high alarm
 #: 1.00, low alarm -15.04, high warning 0.00, low warning -12.14), 0.001 mA bias, degrees C.
 JNX_DOM_COLUMNS: Mapping[int, int] = {
@@ -594,51 +594,76 @@ JNX_DOM_COLUMNS: Mapping[int, int] = {
 JNX_RX_LOW_ALARM_DBM = JNX_DOM_COLUMNS[10] / 100
 JNX_RX_LOW_WARNING_DBM = JNX_DOM_COLUMNS[12] / 100
 
-_PASS_SCRIPT = r"""#!/bin/sh
-# net-snmp `pass` script made by tests/plugins/dark_fibre_health/netns.py: one row of JUNIPER-DOM-MIB's
-# jnxDomCurrentTable, whose receive power (0.01 dBm) is read from RX_FILE (dBm) on every request.
-# snmpd runs it as `SCRIPT -g OID` (get), `SCRIPT -n OID` (get-next) or `SCRIPT -s OID TYPE VALUE` (set).
-exec awk -v mode="$1" -v asked="$2" '
-function before(a, b,    x, y, n, m, i) {
-    n = split(substr(a, 2), x, "."); m = split(substr(b, 2), y, ".")
-    for (i = 1; i <= n && i <= m; i++) {
-        if (x[i] + 0 < y[i] + 0) return 1
-        if (x[i] + 0 > y[i] + 0) return 0
-    }
-    return n < m
-}
-function show(i,    line, value) {
-    value = values[i]
-    if (value == "RX") {
-        line = ""
-        if ((getline line < RX_FILE) > 0) value = sprintf("%.0f", line * 100)
-        close(RX_FILE)
-        if (line == "") return 0
-    }
-    print oids[i]; print "integer"; print value
-    return 1
-}
-BEGIN {
-    RX_FILE = "@RX_FILE@"
-@ROWS@
-    if (mode == "-s") { print "not-writable"; exit }
-    for (i = 1; i <= rows; i++) {
-        if (mode == "-g" && oids[i] == asked) { show(i); exit }
-        if (mode == "-n" && before(asked, oids[i]) && show(i)) exit
-    }
-    exit
-}'
+_PASS_PERSIST_SCRIPT = r"""#!@PYTHON@
+# net-snmp `pass_persist` script made by tests/plugins/dark_fibre_health/netns.py: one row of JUNIPER-DOM-MIB's
+# jnxDomCurrentTable, whose receive power (0.01 dBm) is read from RX_FILE (dBm) at every request. snmpd
+# starts it once and writes "PING", "get\nOID", "getnext\nOID" or "set\nOID\nTYPE VALUE" on its stdin.
+import sys
+
+RX_FILE = @RX_FILE@
+ROWS = sorted(@ROWS@)  # ((oid as ints), value or None for the receive power)
+
+
+def value(row):
+    if row[1] is not None:
+        return str(row[1])
+    try:
+        with open(RX_FILE) as source:
+            text = source.read().strip()
+    except OSError:
+        return None
+    return str(round(float(text) * 100)) if text else None
+
+
+def answer(oid, found):
+    if found is None:
+        return "NONE\n"
+    return "." + ".".join(map(str, oid)) + "\ninteger\n" + found + "\n"
+
+
+def main():
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "PING":
+            sys.stdout.write("PONG\n")
+        elif command in ("get", "getnext", "set"):
+            asked = tuple(int(part) for part in sys.stdin.readline().strip().strip(".").split(".") if part)
+            if command == "set":
+                sys.stdin.readline()
+                sys.stdout.write("not-writable\n")
+            elif command == "get":
+                row = next((row for row in ROWS if row[0] == asked), None)
+                sys.stdout.write(answer(asked, None if row is None else value(row)))
+            else:
+                for row in ROWS:
+                    if row[0] > asked and value(row) is not None:
+                        sys.stdout.write(answer(row[0], value(row)))
+                        break
+                else:
+                    sys.stdout.write("NONE\n")
+        elif not command:
+            continue
+        else:
+            sys.stdout.write("NONE\n")
+        sys.stdout.flush()
+
+
+main()
 """
 
 
 def juniper_dom_pass_script(path: Path, *, ifindex: int, rx_file: Path) -> Path:
-    """Write an executable snmpd ``pass`` script at ``path`` serving jnxDomCurrentEntry for ``ifindex``,
-    its receive power read from ``rx_file`` (a number of dBm) at each request."""
-    rows = sorted({JNX_DOM_RX_POWER: "RX", **{c: str(v) for c, v in JNX_DOM_COLUMNS.items()}}.items())
-    lines = [f'    oids[{n}] = ".{JNX_DOM_ENTRY}.{column}.{ifindex}"; values[{n}] = "{value}"'
-             for n, (column, value) in enumerate(rows, start=1)]
-    lines.append(f"    rows = {len(rows)}")
-    text = _PASS_SCRIPT.replace("@RX_FILE@", str(rx_file)).replace("@ROWS@", "\n".join(lines))
+    """Write an executable snmpd ``pass_persist`` script at ``path`` serving jnxDomCurrentEntry for
+    ``ifindex``, its receive power read from ``rx_file`` (a number of dBm, or nothing) at each request.
+
+    ``pass_persist``, not ``pass``: snmpd asks the script once per varbind and repetition (a GETBULK of 25
+    is 25 questions); one process answering on a pipe costs microseconds each, a process started per
+    question milliseconds, which on a busy machine outlasts the hub's SNMP timeout."""
+    entry = tuple(int(part) for part in JNX_DOM_ENTRY.split("."))
+    rows = [(entry + (JNX_DOM_RX_POWER, ifindex), None)]
+    rows += [(entry + (column, ifindex), value) for column, value in JNX_DOM_COLUMNS.items()]
+    text = (_PASS_PERSIST_SCRIPT.replace("@PYTHON@", sys.executable).replace("@RX_FILE@", repr(str(rx_file)))
+            .replace("@ROWS@", repr(rows)))
     path.write_text(text)
     path.chmod(0o755)
     return path
@@ -709,7 +734,7 @@ def start_snmpd(network: FibreNetwork, node: str, directory: Path, *, community:
                        priv_protocol=priv_protocol, priv_password=priv_password, interface=interface,
                        ifindex=ifindex, rx_file=rx_file, directory=directory)
     agent.set_rx(rx_dbm)
-    script = juniper_dom_pass_script(directory / "jnx-dom.awk", ifindex=ifindex, rx_file=rx_file)
+    script = juniper_dom_pass_script(directory / "jnx-dom.py", ifindex=ifindex, rx_file=rx_file)
     (directory / "persist").mkdir(exist_ok=True)
     config = directory / "snmpd.conf"
     config.write_text("\n".join([
@@ -717,7 +742,7 @@ def start_snmpd(network: FibreNetwork, node: str, directory: Path, *, community:
         f"[snmpd] rocommunity {community} default",
         f'[snmpd] createUser {user} {auth_protocol} "{auth_password}" {priv_protocol} "{priv_password}"',
         f"[snmpd] rouser {user} priv",
-        f"[snmpd] pass .{JNX_DOM_ENTRY} {script}",
+        f"[snmpd] pass_persist .{JNX_DOM_ENTRY} {script}",
         f"[snmp] persistentDir {directory / 'persist'}",
         "[snmpd] dontLogTCPWrappersConnects yes",
         "",

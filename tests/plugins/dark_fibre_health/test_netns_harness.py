@@ -239,7 +239,7 @@ def test_snmpd_sees_a_link_go_down_in_its_namespace(fibre_network: Build, snmpd_
 
 
 def test_snmpd_serves_the_receive_power_the_test_writes(fibre_network: Build, snmpd_agent):
-    """The ``pass`` script answers JUNIPER-DOM-MIB's row for the node's uplink: receive power in 0.01 dBm
+    """The ``pass_persist`` script answers JUNIPER-DOM-MIB's row for the node's uplink: receive power in 0.01 dBm
     as the file says at each request, the other columns (thresholds) as a real Juniper optic gave them;
     with no value, the row's other columns are still walked."""
     network = chain(fibre_network)
