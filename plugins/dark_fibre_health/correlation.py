@@ -8,7 +8,9 @@ and each call returns the changes to publish, parents before children, each only
 ``because_of`` the down node highest up its path, whatever its own probes say: it cannot be told apart
 from a dead node through a cut fibre. Otherwise a node's effective state is its own. A node that is down
 while everything upstream of it answers is a **root cause**: the one alarm of the outage, naming the
-cameras behind it. Nagios parents, Icinga dependencies and Zabbix trigger dependencies do the same.
+cameras behind it. Nagios parents, Icinga dependencies and Zabbix trigger dependencies do the same. A
+node that is not judged at all (not probed) is passed over: it never gets a state from here, and the
+nodes behind it hang off the judged node above it.
 
 **Flapping.** A flapping node is not a root cause (its own verdict says it flaps), and neither is a node
 behind it: it may be going down with its parent every time. So the nodes behind a flapping node keep
@@ -59,10 +61,16 @@ class Effective:
 class Correlator:
     """Effective states of every node of ``topology`` from the nodes' own verdicts."""
 
-    def __init__(self, topology: Topology, *, max_hold_s: float = 2.0) -> None:
+    def __init__(self, topology: Topology, *, max_hold_s: float = 2.0, judged: Iterable[str] | None = None) -> None:
         self._topology = topology
         self._max_hold_s = max_hold_s
         self._rank = {node: rank for rank, node in enumerate(topology.order)}
+        #: The nodes judged (default every node). Another (a node not probed) is passed over: it is never
+        #: given a state, and the nodes behind it hang off the judged node above it.
+        self._judged = frozenset(topology.order if judged is None else judged)
+        self._parent: dict[str, str | None] = {}
+        for node in topology.order:
+            self._parent[node] = next((up for up in topology.ancestors(node) if up in self._judged), None)
         self._own: dict[str, str] = {}
         self._shown: dict[str, Effective] = {}
         #: Held nodes, with when their hold began.
@@ -105,7 +113,7 @@ class Correlator:
     def _evaluate(self, nodes: Iterable[str], failing: Mapping[str, int], now: float,
                   force: Iterable[str]) -> list[Effective]:
         changes = []
-        for node in sorted(set(nodes), key=self._rank.__getitem__):
+        for node in sorted(set(nodes) & self._judged, key=self._rank.__getitem__):
             candidate = self._candidate(node)
             shown = self._shown.get(node)
             if candidate is None or candidate == shown:
@@ -122,7 +130,7 @@ class Correlator:
 
     def _candidate(self, node: str) -> Effective | None:
         """What ``node`` should show now, from its own state and what its upstream shows."""
-        parent = self._topology.upstream(node)
+        parent = self._parent[node]
         if parent is not None:
             above = self._shown.get(parent)
             if above is not None and above.state == DOWN:

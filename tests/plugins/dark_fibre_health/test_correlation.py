@@ -119,6 +119,19 @@ def test_a_node_never_judged_behind_a_down_node_is_unreachable():
     assert Correlator(chain()).effective("B") == Effective("B", "unknown")
 
 
+def test_a_node_not_judged_is_passed_over():
+    """B is not probed (disabled): it is never given a state, and C behind it hangs off A."""
+    correlator = Correlator(chain(), max_hold_s=HOLD, judged=["A", "C"])
+    all_up(correlator, "AC")
+    changes = correlator.update(verdict("A", "down", 10.0), {"A": 3})
+    assert shown(changes) == [("A", "down", True, None), ("C", "unreachable", False, "A")]
+    assert correlator.effective("B").state == "unknown"
+    changes = correlator.update(verdict("C", "down", 10.5), {"A": 0, "C": 3})
+    changes += correlator.update(verdict("A", "up", 20.0, previous="down"), {"A": 0, "C": 9})
+    changes += correlator.release({"A": 0, "C": 9}, 20.0 + HOLD + 0.01)
+    assert shown(changes) == [("A", "up", False, None), ("C", "down", True, None)]
+
+
 def test_only_changes_are_returned():
     correlator = Correlator(chain(), max_hold_s=HOLD)
     all_up(correlator, "ABC")
