@@ -146,9 +146,16 @@ def flap_percent(history: Iterable[str], window: int) -> float:
 
 def percentile(values: Iterable[float], pct: float) -> float:
     """The nearest-rank percentile: the smallest value with at least ``pct`` % of the values at or below it."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
-    return ordered[rank - 1]
+    return sorted_percentile(sorted(values), pct)
+
+
+def sorted_percentile(ordered: list[float], pct: float) -> float:
+    return ordered[max(1, math.ceil(pct / 100.0 * len(ordered))) - 1]
+
+
+def sorted_median(ordered: list[float]) -> float:
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
 
 
 class NodeJudge:
@@ -163,9 +170,9 @@ class NodeJudge:
     def __init__(self, name: str, config: JudgeConfig, *, methods: Iterable[str] | None = None) -> None:
         self.name = name
         self._config = config
-        given = tuple(methods) if methods is not None else ()
+        given = tuple(methods or ())
         #: The fast methods, known or learnt, in the order of FAST_METHODS (the first gives the round trip).
-        self._fast: list[str] = [method for method in FAST_METHODS if method in given] if methods else []
+        self._fast: list[str] = [method for method in FAST_METHODS if method in given]
         self.state: str | None = None
         self.reason: str | None = None
         self.failing = 0
@@ -178,7 +185,10 @@ class NodeJudge:
         self._last_round_size = 1
         self._snmp_answered = False
         #: (probes, unanswered) per round over the loss window; an outage's rounds are taken out.
-        self._loss: deque[tuple[int, int]] = deque(maxlen=config.loss_window)
+        self._loss: deque[tuple[int, int]] = deque()
+        #: Their sums, kept as rounds come and go: the judge runs for every probe of every node.
+        self._loss_probes = 0
+        self._loss_unanswered = 0
         #: Answered rounds while down, put into the loss window once the node is up again.
         self._recovering: list[tuple[int, int]] = []
         self._rtts: deque[float] = deque(maxlen=config.loss_window)
@@ -188,7 +198,9 @@ class NodeJudge:
         self._optics_level = OPTICS_OK
         self._optics_bad = False
         self._optics_ok_in_row = 0
-        self._history: deque[str] = deque(maxlen=config.flap_window)
+        self._history: deque[str] = deque()
+        #: Changes between neighbours in the history, kept as it moves (most rounds change nothing).
+        self._history_changes = 0
         self._flapping = False
 
     # --- what comes in -------------------------------------------------------------------------------
@@ -279,24 +291,29 @@ class NodeJudge:
             if self._answered_in_row >= config.up_after:
                 self._down = False
                 came_back = True
-                self._loss.extend(self._recovering)
+                for entry in self._recovering:
+                    self._add_loss(entry)
                 self._recovering.clear()
         else:
-            self._loss.append((probes, unanswered))
+            self._add_loss((probes, unanswered))
             if self.failing >= config.down_after:
                 self._down = True
                 # The streak that made it down is the outage, not loss.
                 for _ in range(min(config.down_after, len(self._loss))):
-                    self._loss.pop()
+                    gone = self._loss.pop()
+                    self._loss_probes -= gone[0]
+                    self._loss_unanswered -= gone[1]
 
         self._judge_loss()
-        self._judge_rtt()
+        ordered = sorted(self._rtts) if len(self._rtts) >= self.rtt_min_samples else None
+        if ordered is not None:
+            self._judge_rtt(ordered)
         underlying = self._underlying()
-        if underlying == UP:
-            self._learn_baseline()
+        if underlying == UP and ordered is not None:
+            self._learn_baseline(ordered)
         if underlying is None:
             return  # never answered, not yet down: nothing to say
-        self._history.append(underlying)
+        self._add_history(underlying)
         percent = self.flap_pct
         if self._flapping:
             if percent < config.flap_clear_pct:
@@ -308,11 +325,29 @@ class NodeJudge:
                 self._set(underlying, reason)
         elif self.state is not None and underlying != self.state and percent >= config.flap_enter_pct:
             self._flapping = True
-            changes = sum(1 for older, newer in pairwise(self._history) if older != newer)
-            self._set(FLAPPING, f"changed state {changes} times in the last {len(self._history)} rounds "
+            self._set(FLAPPING, f"changed state {self._history_changes} times in the last {len(self._history)} rounds "
                                 f"({figure(percent)}% weighted state change), now {underlying}")
         else:
             self._publish(underlying, came_back=came_back)
+
+    def _add_loss(self, entry: tuple[int, int]) -> None:
+        self._loss.append(entry)
+        self._loss_probes += entry[0]
+        self._loss_unanswered += entry[1]
+        if len(self._loss) > self._config.loss_window:
+            gone = self._loss.popleft()
+            self._loss_probes -= gone[0]
+            self._loss_unanswered -= gone[1]
+
+    def _add_history(self, state: str) -> None:
+        history = self._history
+        if history and history[-1] != state:
+            self._history_changes += 1
+        history.append(state)
+        if len(history) > self._config.flap_window:
+            gone = history.popleft()
+            if gone != history[0]:
+                self._history_changes -= 1
 
     def _round_trip(self, results: list[ProbeResult]) -> float | None:
         """The round trip in ms of the node's first method (one series, never ICMP and TCP mixed)."""
@@ -346,23 +381,21 @@ class NodeJudge:
         return (max(factor * self.baseline_ms, RTT_FLOOR_MS),
                 max((1.0 + factor) / 2.0 * self.baseline_ms, RTT_CLEAR_FLOOR_MS))
 
-    def _judge_rtt(self) -> None:
-        if self._down or len(self._rtts) < self.rtt_min_samples:
+    def _judge_rtt(self, ordered: list[float]) -> None:
+        if self._down:
             return
         levels = self._rtt_levels()
         if levels is None:
             return
-        median = statistics.median(self._rtts)
+        median = sorted_median(ordered)
         enter, clear = levels
         if not self._slow and median > enter:
             self._slow = True
         elif self._slow and median < clear:
             self._slow = False
 
-    def _learn_baseline(self) -> None:
-        if len(self._rtts) < self.rtt_min_samples:
-            return
-        low = percentile(self._rtts, BASELINE_PERCENTILE)
+    def _learn_baseline(self, ordered: list[float]) -> None:
+        low = sorted_percentile(ordered, BASELINE_PERCENTILE)
         if self.baseline_ms is None or low < self.baseline_ms:
             self.baseline_ms = low
         else:
@@ -441,7 +474,7 @@ class NodeJudge:
         return "the last probe" if probes == 1 else f"the last {probes} probes"
 
     def _probes_in_window(self) -> int:
-        return sum(probes for probes, _unanswered in self._loss)
+        return self._loss_probes
 
     @property
     def loss_pct(self) -> float | None:
@@ -449,7 +482,7 @@ class NodeJudge:
         probes = self._probes_in_window()
         if not probes:
             return None
-        return 100.0 * sum(unanswered for _probes, unanswered in self._loss) / probes
+        return 100.0 * self._loss_unanswered / probes
 
     @property
     def rtt_ms(self) -> float | None:
@@ -465,6 +498,8 @@ class NodeJudge:
 
     @property
     def flap_pct(self) -> float:
+        if not self._history_changes:
+            return 0.0
         return flap_percent(self._history, self._config.flap_window)
 
     @property
