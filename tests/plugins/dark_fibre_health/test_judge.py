@@ -7,6 +7,8 @@ import re
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from plugins.dark_fibre_health.config import JudgeConfig
 from plugins.dark_fibre_health.judge import (
@@ -590,3 +592,24 @@ def test_a_verdict_is_frozen():
     verdict = Verdict(node="x", state="up", previous=None, at=0.0, reason="r")
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         verdict.state = "down"  # type: ignore[misc]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.floats(0.1, 50.0)), max_size=120),
+       st.lists(st.sampled_from(["ok", "warning", None]), max_size=120))
+def test_the_running_figures_match_the_windows_they_summarise(rounds, optics):
+    """Loss sums and the flap history's change count are kept as rounds come and go; whatever the
+    sequence, they equal a count over the windows themselves."""
+    node = Node(JudgeConfig(loss_window=7, flap_window=5))
+    for (ok, rtt), level in zip(rounds, optics + [None] * len(rounds)):
+        node.answers(1, rtt_ms=rtt) if ok else node.fails(1)
+        if level is not None:
+            node.judge.optics(level, node.t)
+        loss = list(node.judge._loss)
+        assert len(loss) <= 7
+        probes = sum(entry[0] for entry in loss)
+        expected = None if not probes else 100.0 * sum(entry[1] for entry in loss) / probes
+        assert node.judge.loss_pct == expected
+        history = list(node.judge._history)
+        assert len(history) <= 5
+        assert node.judge.flap_pct == pytest.approx(flap_percent(history, 5))
