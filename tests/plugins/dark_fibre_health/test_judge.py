@@ -4,6 +4,7 @@ levels (loss, round trip, optics), flapping as one verdict, and the reasons give
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import attrs
 import pytest
@@ -613,3 +614,4 @@ def test_the_running_figures_match_the_windows_they_summarise(rounds, optics):
         history = list(node.judge._history)
         assert len(history) <= 5
         assert node.judge.flap_pct == pytest.approx(flap_percent(history, 5))
+        assert node.judge._history_changes == sum(1 for a, b in pairwise(history) if a != b)
