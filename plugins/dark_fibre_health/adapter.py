@@ -133,7 +133,10 @@ class FibreAdapter(Service):
             for name in self.topology.order if self.config.nodes[name].enabled
         }
         self._failing = _Failing(self.judges)
-        self.correlator = Correlator(self.topology, max_hold_s=2 * self.config.interval_s)
+        # A child's down is held while its parent is still being judged: two intervals and a timeout cover
+        # the parent's next verdict whatever the phase of their probes.
+        self.correlator = Correlator(self.topology, judged=self.judges,
+                                     max_hold_s=2 * self.config.interval_s + self.config.probe_timeout_s)
         self.reporter = OutageReporter(
             config=self.config, topology=self.topology, events=context.events, publish=self._outbox.publish,
             directory=context.directory, clock=context.reactor, source=context.name, log=self._log,
@@ -235,7 +238,7 @@ class FibreAdapter(Service):
             if now - self._last_heard >= HEARD_EVERY_S:
                 self._last_heard = now
                 self.context.heard()
-        verdict = judge.observe(result)
+        verdict = judge.observe(result, now=self.context.reactor.seconds())
         if verdict is not None:
             self._report(self.correlator.update(verdict, self._failing))
 
@@ -279,7 +282,8 @@ class FibreAdapter(Service):
         if not self._running:
             return
         now = self.context.reactor.seconds()
-        self._on_result(ProbeResult(node=name, method="snmp", sent_at=started, ok=True, rtt_s=now - started))
+        # A poll is several walks, so its duration is no round trip: it only proves the node alive.
+        self._on_result(ProbeResult(node=name, method="snmp", sent_at=started, ok=True))
         worst = self.optics.readings(name, readings)
         judge = self.judges.get(name)
         if judge is not None:

@@ -288,6 +288,9 @@ class FibreConfig:
     camera_sources: tuple[str, ...] = field(default=(), validator=_adapters)
 
     def __attrs_post_init__(self) -> None:
+        if self.probe_timeout_s >= self.interval_s:
+            # A probe still out when the next is sent would blur the rounds the judge counts.
+            raise Expected(f"probe_timeout_s ({self.probe_timeout_s:g}) shorter than interval_s ({self.interval_s:g})")
         # The topology's own checks (a forest, cameras on one node) run here so a broken file is refused
         # at start-up with every node and span named, not found out at the first outage.
         from plugins.dark_fibre_health.topology import Topology, TopologyError

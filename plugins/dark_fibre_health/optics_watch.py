@@ -30,10 +30,13 @@ from plugins.dark_fibre_health.events import (
 )
 from plugins.dark_fibre_health.trend import RxTrend
 
-#: Worse first: what the judge is told for a node with several ports.
-_RANK = {OPTICS_OK: 0, OPTICS_WARNING: 1, OPTICS_NO_LIGHT: 2, OPTICS_ALARM: 2}
+#: Worse first: what the judge is told for a node with several ports. A port with no light says nothing
+#: about its own node (it still answers): the fibre or the node at the far end is out, and when that is
+#: this node's uplink the node is unreachable anyway. So no light never makes a node degraded, and it is
+#: medium, not high: the outage it belongs to raises the alarm (the far node's root cause).
+_RANK = {OPTICS_OK: 0, OPTICS_NO_LIGHT: 0, OPTICS_WARNING: 1, OPTICS_ALARM: 2}
 _SEVERITY = {OPTICS_OK: Severity.INFO, OPTICS_WARNING: Severity.MEDIUM, OPTICS_ALARM: Severity.HIGH,
-             OPTICS_NO_LIGHT: Severity.HIGH}
+             OPTICS_NO_LIGHT: Severity.MEDIUM}
 
 
 class OpticsWatch:
@@ -74,7 +77,7 @@ class OpticsWatch:
             self._level(node, ref, reading)
             if reading.direction == "rx":
                 if _RANK[reading.level] > _RANK[worst]:
-                    worst = reading.level
+                    worst = reading.level  # never no_light: see _RANK
                 if reading.dbm is not None:
                     self.last_rx[(node, reading.port)] = reading.dbm
                     self._trend(node, ref, reading, now)

@@ -173,9 +173,8 @@ class OutageReporter:
 
     def _location(self, node: str) -> Location | None:
         config = self._config.nodes[node]
-        if config.site is None and config.latitude is None:
-            return None
-        return Location(name=config.site, latitude=config.latitude, longitude=config.longitude)
+        return Location(name=config.site or config.name or node, latitude=config.latitude,
+                        longitude=config.longitude)
 
     @staticmethod
     def _severity(payload: NodeStateChanged) -> Severity:
