@@ -178,7 +178,7 @@ def test_the_printed_adapter_tables_are_a_fibre_config_pointing_at_every_node_ov
     assert list(fibre.nodes) == ["node-01", "node-02", "node-03", "node-04"]
     second = fibre.nodes["node-02"]
     assert (second.address, second.tcp_port, second.upstream, second.probes) == (
-        "127.0.0.1", 16102, "node-01", ("tcp", "snmp"))
+        "127.0.0.1", 16102, "node-01", ("snmp",))
     assert second.cameras == ("3", "4") and fibre.nodes["node-03"].upstream is None
     assert (second.snmp.version, second.snmp.port, second.snmp.usm.user) == ("3", 16102, "hub")
     assert second.snmp.usm.priv_password == Secret("priv-s3cret-pass")
