@@ -25,6 +25,7 @@ import json
 import os
 import random
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -32,7 +33,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
@@ -171,17 +172,13 @@ def _kill_namespace_processes(namespace: str) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def sweep(prefix: str = PREFIX, *, everything_of_this_process: bool = False) -> list[str]:
-    """Remove namespaces and root veth ends that a test run which is no longer running left behind.
-
-    Only names made by this harness (``prefix``) whose creating process has died, or every one made by
-    this process when ``everything_of_this_process``; returns what it removed.
-    """
+def sweep(prefix: str = PREFIX) -> list[str]:
+    """Remove the namespaces and root veth ends a test run that is no longer running left behind (names
+    made by this harness, ``prefix``, whose creating process has died), and the processes still in them;
+    returns what it removed. A run still going keeps everything."""
     def stale(name: str) -> bool:
         owner = _owner_pid(name, prefix)
-        if owner is None:
-            return False
-        return (everything_of_this_process and owner == os.getpid()) or not _pid_alive(owner)
+        return owner is not None and not _pid_alive(owner)
 
     removed: list[str] = []
     for link in root_links():
@@ -250,8 +247,6 @@ class Process:
 
     def readline(self, timeout_s: float) -> str:
         """The next line it prints on stdout (started with ``stdout=PIPE``), or "" if none within ``timeout_s``."""
-        import select
-
         assert self.popen.stdout is not None, "started without stdout=subprocess.PIPE"
         readable, _, _ = select.select([self.popen.stdout], [], [], timeout_s)
         return self.popen.stdout.readline() if readable else ""
@@ -376,7 +371,7 @@ class FibreNetwork:
 
     # --- building and tearing down ---------------------------------------------------------------------
 
-    def build(self) -> "FibreNetwork":
+    def build(self) -> Self:
         self._camera_index = {name: n for n, name in
                               enumerate(name for name in self.order if self.nodes[name].cameras)}
         try:
@@ -476,10 +471,10 @@ class FibreNetwork:
                   if link.get("ifalias") == self.owner or link["ifname"].startswith(f"hf{self.tag}")]
         return found
 
-    def __enter__(self) -> "FibreNetwork":
+    def __enter__(self) -> Self:
         return self.build()
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.destroy()
 
     # --- faults --------------------------------------------------------------------------------------------
@@ -525,7 +520,7 @@ class FibreNetwork:
     def sysctl(self, namespace: str, key: str, value: str) -> None:
         """Set a (per network namespace) sysctl inside ``namespace``."""
         path = Path("/proc/sys") / key.replace(".", "/")
-        command(["ip", "netns", "exec", namespace, "sh", "-c", f'echo "$1" > "$2"', "sh", value, str(path)])
+        command(["ip", "netns", "exec", namespace, "sh", "-c", 'echo "$1" > "$2"', "sh", value, str(path)])
 
     def read_sysctl(self, namespace: str, key: str) -> str:
         path = Path("/proc/sys") / key.replace(".", "/")

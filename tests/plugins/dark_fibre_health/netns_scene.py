@@ -40,7 +40,7 @@ HUB_COMMAND = Path(sys.executable).with_name("hub")
 OPEN_STATES = (IncidentState.NEW, IncidentState.ACKNOWLEDGED, IncidentState.IN_PROGRESS)
 
 
-def pause(seconds: float) -> "Deferred[None]":
+def pause(seconds: float) -> Deferred[None]:
     return deferLater(reactor, seconds, lambda: None)
 
 

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -150,7 +151,7 @@ def test_ping_group_range_is_set_per_namespace(fibre_network: Build):
     namespace's setting stays as it was."""
     network = chain(fibre_network)
     namespace = network.namespace("node-a")
-    root_before = open("/proc/sys/net/ipv4/ping_group_range").read()
+    root_before = Path("/proc/sys/net/ipv4/ping_group_range").read_text()
     opens = [sys.executable, "-c",
              "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)"]
 
@@ -160,7 +161,7 @@ def test_ping_group_range_is_set_per_namespace(fibre_network: Build):
     network.ping_group_range(namespace, 0, 2147483647)
     assert network.read_sysctl(namespace, "net.ipv4.ping_group_range").split() == ["0", "2147483647"]
     assert network.exec(namespace, opens, check=False).returncode == 0
-    assert open("/proc/sys/net/ipv4/ping_group_range").read() == root_before
+    assert Path("/proc/sys/net/ipv4/ping_group_range").read_text() == root_before
 
 
 def test_nodes_route_with_forwarding_on(fibre_network: Build):
