@@ -188,10 +188,18 @@ class IncidentsConfig:
     """``[incidents]``: the rules that raise incidents, and escalation of unacknowledged ones.
 
     With no ``[[incidents.rules]]`` every event of severity high or critical opens (or joins) one.
+    ``root_cause_topics`` are the events an open root-cause incident gathers about the things it covers
+    (docs/incidents.md, "Root causes"): what an outage explains, such as a camera going offline. Any
+    other event about a covered thing (a tamper, a help-point button) is not explained by the outage and
+    is decided by the rules as usual, so a real alarm is never hidden inside an outage.
     """
 
     rules: tuple[IncidentRuleConfig, ...] = field(factory=_default_rules)
     escalation: EscalationConfig = field(factory=EscalationConfig)
+    root_cause_topics: tuple[str, ...] = field(
+        default=("*.camera.offline", "*.camera.online", "*.camera.degraded", "*.video_loss.*", "fibre.#"),
+        validator=_topic_patterns,
+    )
 
 
 @frozen

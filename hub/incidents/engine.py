@@ -45,6 +45,7 @@ from hub.incidents.model import (
     incident_id,
 )
 from hub.incidents.rules import Decision, IncidentRules, RuleAction
+from hub.topics import TopicMatcher
 from hub.incidents.store import (
     ENGINE_CURSOR,
     EventLink,
@@ -185,6 +186,7 @@ class IncidentEngine(Service):
         self._store = store
         self._config = config
         self._rules = IncidentRules(config)
+        self._root_cause_topics = tuple(TopicMatcher(pattern) for pattern in config.root_cause_topics)
         self._clock = clock
         self._events = events
         self._audit = audit
@@ -313,7 +315,7 @@ class IncidentEngine(Service):
             return False
         if event.incident_id is not None:
             return True
-        if self._covering and subject_key(event.subject) in self._covering:
+        if self._covering and subject_key(event.subject) in self._covering and self._explained(event):
             return True
         if _recovered(event):
             return True
@@ -418,10 +420,22 @@ class IncidentEngine(Service):
 
     # --- root causes -----------------------------------------------------------------------------------
 
+    def _explained(self, event: Event) -> bool:
+        """Whether ``event`` is one a root cause explains (``[incidents] root_cause_topics``)."""
+        return any(matches(event.topic) for matches in self._root_cause_topics)
+
+    def _only_explained(self, active: _Active) -> bool:
+        """Whether everything in an incident is what an outage explains (a camera offline, not a tamper
+        or a help-point button): only such an incident may be absorbed into a root cause."""
+        return bool(active.seen) and all(
+            any(matches(topic) for matches in self._root_cause_topics) for topic, _subject in active.seen
+        )
+
     def _covering_incident(self, event: Event) -> Incident | None:
-        """The open incident whose covers hold the event's subject (the oldest, if several do)."""
+        """The open incident whose covers hold the event's subject (the oldest, if several do), for an
+        event an outage explains."""
         ids = self._covering.get(subject_key(event.subject))
-        if not ids:
+        if not ids or not self._explained(event):
             return None
         return min((self._active[i].incident for i in ids), key=lambda incident: incident.number)
 
@@ -456,6 +470,7 @@ class IncidentEngine(Service):
                 if active.incident.id != root.id
                 and active.incident.state is IncidentState.NEW
                 and subject_key(active.incident.subject) in covered
+                and self._only_explained(active)
                 and at - window <= active.incident.opened_at <= at
             ),
             key=lambda incident: incident.number,

@@ -176,11 +176,22 @@ def test_an_event_about_a_covered_node_joins_too(ring):
     assert ring.only().event_count == 2
 
 
-def test_a_covered_event_joins_even_when_its_rule_would_ignore_it(ring):
-    """Motion on a covered camera (ignored by its rule) is on the root cause's timeline."""
+def test_a_covered_event_the_outage_explains_joins_even_when_its_rule_would_ignore_it(ring):
+    """A covered camera coming back online (ignored by the rules) is on the root cause's timeline."""
+    node_down(ring)
+    camera_offline(ring, "2", topic="onvif.camera.online", severity=Severity.INFO)
+    assert ring.only().event_count == 2
+
+
+def test_an_alarm_the_outage_does_not_explain_is_never_hidden_in_it(ring):
+    """A node judged down whose cameras still stream (its management link alone failed) must not swallow
+    a real alarm: a tamper or motion on a covered camera is decided by the rules as usual (these rules
+    ignore both), never gathered into the outage."""
     node_down(ring)
     camera_offline(ring, "2", topic="onvif.camera.motion", severity=Severity.LOW)
-    assert ring.only().event_count == 2
+    camera_offline(ring, "2", topic="onvif.tamper.started", severity=Severity.HIGH)
+    assert [(incident.number, incident.subject.id) for incident in ring.engine.list()] == [(1, "FN-07")]
+    assert ring.engine.get("INC-000001").event_count == 1
 
 
 def test_a_camera_not_covered_still_opens_its_own_incident(ring):
