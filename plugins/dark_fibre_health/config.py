@@ -233,6 +233,13 @@ class NodeConfig:
     def __attrs_post_init__(self) -> None:
         if "snmp" in self.probes and self.snmp is None:
             raise Expected('an [....snmp] table for a node probed by "snmp"')
+        if "icmp" in self.probes:
+            try:
+                ipaddress.IPv4Address(self.address)
+            except ValueError:
+                # The pinger never resolves names: a lookup per probe would block the reactor, and a
+                # cached one would go stale unseen.
+                raise Expected(f'an IPv4 address for a node probed by "icmp" (not the name {self.address!r})') from None
 
 
 @frozen

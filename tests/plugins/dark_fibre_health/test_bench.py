@@ -74,6 +74,18 @@ async def test_a_link_taken_down_is_judged_down_after_three_failed_probes():
     assert figures["max_s"] == max(figures["trials_s"])
 
 
+@needs_namespaces
+@pytest_twisted.ensureDeferred
+async def test_a_link_taken_down_opens_its_root_cause_incident_through_the_whole_hub():
+    """What the benchmark prints: the real adapter, bus, journal and incident engine, from the cut to the
+    incident; a second trial needs the first incident resolved by the node's recovery."""
+    figures = await bench.measure_link_down_to_root_cause_incident(reactor, trials=2, interval_s=0.3,
+                                                                   timeout_s=0.2)
+    assert len(figures["trials_s"]) == 2
+    assert all(2 * 0.3 + 0.2 - 0.05 <= delay < 15 for delay in figures["trials_s"])
+    assert figures["measured_until"].startswith("the root-cause incident opening")
+
+
 @pytest_twisted.ensureDeferred
 async def test_without_namespaces_the_link_down_part_says_why_it_was_skipped(monkeypatch):
     monkeypatch.setattr(bench, "namespaces_usable", lambda: "needs root")

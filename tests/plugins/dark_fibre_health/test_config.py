@@ -33,7 +33,7 @@ RING = {
                            "interfaces": ["Te1/1"], "thresholds": {"low_alarm_dbm": -14.0, "low_warning_dbm": -12}}},
         "FN-02": {"address": "10.20.0.2", "upstream": "FN-01", "cameras": ["3"], "probes": ["tcp"], "tcp_port": 830},
         "FN-03": {"address": "fn03.fibre.example.net", "upstream": "FN-02", "cameras": ["4", "5"],
-                  "snmp": {"version": "2c", "community": {"env": "FIBRE_COMMUNITY"}}, "probes": ["icmp", "snmp"]},
+                  "snmp": {"version": "2c", "community": {"env": "FIBRE_COMMUNITY"}}, "probes": ["tcp", "snmp"]},
     },
     "spans": [{"name": "S-12", "a": "FN-01", "b": "FN-02", "length_m": 1840, "cores": 24}],
 }
@@ -137,6 +137,7 @@ def test_the_config_file_reports_a_broken_topology_at_start_up():
         ({"nodes": {"a": {"address": "fe80::1"}}}, "IPv4"),
         ({"nodes": {"a": {"address": "10.0.0.1", "probes": ["ping"]}}}, '"icmp", "tcp", "snmp"'),
         ({"nodes": {"a": {"address": "10.0.0.1", "probes": ["snmp"]}}}, "snmp] table for a node probed"),
+        ({"nodes": {"a": {"address": "fn01.fibre.example.net"}}}, 'an IPv4 address for a node probed by "icmp"'),
         ({"nodes": {"a": {"address": "10.0.0.1", "cameras": [17]}}}, "expected a string"),
         ({"nodes": {"a": {"address": "10.0.0.1", "cameras": ["no 7"]}}}, "camera numbers"),
         ({"nodes": {"a": {"address": "10.0.0.1", "snmp": {"version": "2c"}}}}, "a community for SNMP v2c"),
