@@ -433,7 +433,6 @@ async def measure_link_down_to_root_cause_incident(reactor: Any, *, trials: int 
     why = namespaces_usable()
     if why is not None:
         return {"skipped": why}
-    delays: list[float] = []
     root_end = f"fbh{os.getpid() % 100000}"
     with namespaces(1) as (node,):
         _root_veth(node, root_end, "10.63.0.1/30", "uplink", "10.63.0.2/30")
@@ -441,24 +440,40 @@ async def measure_link_down_to_root_cause_incident(reactor: Any, *, trials: int 
             states = _States(reactor)
             watch = IncidentWatch(reactor, None, "10.63.0.2", states, interval_s=interval_s,
                                   down_after=down_after, timeout_s=timeout_s)
-            watch.start()
-            try:
-                for _trial in range(trials):
-                    await states.reach("up", within_s=10 * interval_s + 10)
-                    await _sleep(reactor, interval_s * (1 + random.random()))
-                    cut_at = time.monotonic()
-                    node.ip("link", "set", "uplink", "down")
-                    seen_at = await states.reach("down", within_s=(down_after + 5) * interval_s + 10)
-                    delays.append(seen_at - cut_at)
-                    node.ip("link", "set", "uplink", "up")
-            finally:
-                watch.stop()
+            delays = await _cut_trials(reactor, watch, states, node, trials=trials, interval_s=interval_s,
+                                       down_after=down_after)
         finally:
             subprocess.run(["ip", "link", "del", root_end], capture_output=True)
+    return _delays_report(delays, interval_s=interval_s, down_after=down_after, timeout_s=timeout_s,
+                          measured_until=IncidentWatch.MEASURES)
+
+
+async def _cut_trials(reactor: Any, watch: Any, states: Any, node: Namespace, *, trials: int, interval_s: float,
+                      down_after: int) -> list[float]:
+    """Per trial: wait for up, cut the node's uplink inside its namespace at a random point of the interval,
+    time until the watch says down, mend the link."""
+    delays: list[float] = []
+    watch.start()
+    try:
+        for _trial in range(trials):
+            await states.reach("up", within_s=10 * interval_s + 10)
+            await _sleep(reactor, interval_s * (1 + random.random()))
+            cut_at = time.monotonic()
+            node.ip("link", "set", "uplink", "down")
+            seen_at = await states.reach("down", within_s=(down_after + 5) * interval_s + 10)
+            delays.append(seen_at - cut_at)
+            node.ip("link", "set", "uplink", "up")
+    finally:
+        watch.stop()
+    return delays
+
+
+def _delays_report(delays: list[float], *, interval_s: float, down_after: int, timeout_s: float,
+                   measured_until: str) -> dict[str, Any]:
     return {
         "trials_s": [round(delay, 3) for delay in delays], "max_s": round(max(delays), 3),
         "mean_s": round(sum(delays) / len(delays), 3), "interval_s": interval_s, "down_after": down_after,
-        "probe_timeout_s": timeout_s, "measured_until": IncidentWatch.MEASURES,
+        "probe_timeout_s": timeout_s, "measured_until": measured_until,
     }
 
 
@@ -509,29 +524,15 @@ async def measure_link_down_to_incident(reactor: Any, *, trials: int = 3, interv
     why = namespaces_usable()
     if why is not None:
         return {"skipped": why}
-    delays: list[float] = []
     with namespaces(2) as (head, node):
         veth(head, "up0", "10.62.0.1/30", node, "uplink", "10.62.0.2/30")
         states = _States(reactor)
         watch = make_watch(reactor, head, "10.62.0.2", states, interval_s=interval_s, down_after=down_after,
                            timeout_s=timeout_s)
-        watch.start()
-        try:
-            for _trial in range(trials):
-                await states.reach("up", within_s=10 * interval_s + 10)
-                await _sleep(reactor, interval_s * (1 + random.random()))
-                cut_at = time.monotonic()
-                node.ip("link", "set", "uplink", "down")
-                seen_at = await states.reach("down", within_s=(down_after + 5) * interval_s + 10)
-                delays.append(seen_at - cut_at)
-                node.ip("link", "set", "uplink", "up")
-        finally:
-            watch.stop()
-    return {
-        "trials_s": [round(delay, 3) for delay in delays], "max_s": round(max(delays), 3),
-        "mean_s": round(sum(delays) / len(delays), 3), "interval_s": interval_s, "down_after": down_after,
-        "probe_timeout_s": timeout_s, "measured_until": getattr(make_watch, "MEASURES", "the judge's down verdict"),
-    }
+        delays = await _cut_trials(reactor, watch, states, node, trials=trials, interval_s=interval_s,
+                                   down_after=down_after)
+    return _delays_report(delays, interval_s=interval_s, down_after=down_after, timeout_s=timeout_s,
+                          measured_until=getattr(make_watch, "MEASURES", "the judge's down verdict"))
 
 
 # --- the benchmark -------------------------------------------------------------------------------------------
