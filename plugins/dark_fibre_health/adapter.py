@@ -38,6 +38,23 @@ MAX_SNMP_POLLS = 16
 HEARD_EVERY_S = 1.0
 
 
+def max_hold_s(config: FibreConfig, topology: Topology) -> float:
+    """How long the correlator may hold a node's down while a node upstream of it is still being judged:
+    two rounds and a timeout of the slowest judged node with nodes behind it (a held verdict waits for
+    theirs). A node probed by SNMP alone is judged poll by poll, so its round is its SNMP interval (seconds
+    to minutes), not ``interval_s``: held only two of the latter, a node polled a few seconds before its
+    upstream would be a root cause of its own."""
+    longest = 2 * config.interval_s + config.probe_timeout_s
+    for name in topology.order:
+        node = config.nodes[name]
+        if not node.enabled or not topology.children(name):
+            continue
+        if node.snmp is not None and not set(node.probes) & {"icmp", "tcp"}:
+            snmp = node.snmp
+            longest = max(longest, 2 * snmp.interval_s + snmp.timeout_s * (snmp.retries + 1))
+    return longest
+
+
 class _Failing(Mapping[str, int]):
     """Each node's failed rounds in a row, read from its judge only when the correlator asks."""
 
@@ -133,10 +150,9 @@ class FibreAdapter(Service):
             for name in self.topology.order if self.config.nodes[name].enabled
         }
         self._failing = _Failing(self.judges)
-        # A child's down is held while its parent is still being judged: two intervals and a timeout cover
-        # the parent's next verdict whatever the phase of their probes.
-        self.correlator = Correlator(self.topology, judged=self.judges,
-                                     max_hold_s=2 * self.config.interval_s + self.config.probe_timeout_s)
+        # A child's down is held while its parent is still being judged: two of the parent's rounds and a
+        # timeout cover its next verdict whatever the phase of their probes.
+        self.correlator = Correlator(self.topology, judged=self.judges, max_hold_s=max_hold_s(self.config, self.topology))
         self.reporter = OutageReporter(
             config=self.config, topology=self.topology, events=context.events, publish=self._outbox.publish,
             directory=context.directory, clock=context.reactor, source=context.name, log=self._log,
