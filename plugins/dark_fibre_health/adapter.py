@@ -78,6 +78,7 @@ class Probers:
     def __init__(self, context: AdapterContext, on_result: Callable[[ProbeResult], None]) -> None:
         config: FibreConfig = context.config
         enabled = [node for node in config.nodes.values() if node.enabled]
+        self._log = context.log
         self.icmp: Any = None
         self.tcp: Any = None
         self.snmp: Any = None
@@ -115,6 +116,7 @@ class Probers:
         target = SnmpTarget.from_config(settings.address, settings.snmp)
         return Deferred.fromCoroutine(poll_node(
             self.snmp, target, config_thresholds=settings.snmp.thresholds, ports=settings.snmp.interfaces,
+            log=self._log.bind(node=node),  # the adapter's logger, not the global one: its name and the node
         ))
 
     def stop(self) -> "Deferred[Any] | None":
