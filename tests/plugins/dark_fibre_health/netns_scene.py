@@ -32,7 +32,7 @@ from plugins.onvif.plugin import plugin as onvif_plugin
 from tests.plugins.dark_fibre_health.netns import FibreNetwork, Process
 
 #: A wait's deadline when nothing slower than a probe round or a camera's retry is involved.
-DEADLINE_S = 10.0
+DEADLINE_S = 15.0
 CAMERA_PORT = 8000
 CAMERA_USER = "hub"
 CAMERA_PASSWORD = "fibre-sim-6Hq2"

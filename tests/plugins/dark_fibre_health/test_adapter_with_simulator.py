@@ -14,7 +14,7 @@ Every wait is for a condition, with a deadline; nothing is asserted about how lo
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,6 @@ import pytest_twisted
 import structlog
 from structlog.testing import capture_logs
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 from twisted.logger import formatEvent, globalLogPublisher
 
 from hub.api import AdapterContext
@@ -51,11 +49,11 @@ from plugins.dark_fibre_health.sim_faults import FaultConfig
 from plugins.dark_fibre_health.simulator import FibreSimulator, FibreSimulatorConfig
 from plugins.onvif.events import CameraHealthChanged, CameraRef, health_topic
 from plugins.onvif.plugin import plugin as onvif_plugin
+from tests.plugins.dark_fibre_health.netns_scene import Watch, pause, until
 
 pytestmark = pytest.mark.timeout(120)
 
 #: A wait's deadline when a few SNMP rounds are all it takes.
-DEADLINE_S = 15.0
 FIBRE = "fibre.ring"
 CAMERAS = "onvif.cameras"
 #: The secrets of the ring, never to be seen in a log line or the journal.
@@ -79,54 +77,6 @@ RULES = {"rules": [
     {"name": "high and critical events", "min_severity": "high"},
 ]}
 OPEN = (IncidentState.NEW, IncidentState.ACKNOWLEDGED, IncidentState.IN_PROGRESS)
-
-
-def pause(seconds: float) -> Deferred[None]:
-    return deferLater(reactor, seconds, lambda: None)
-
-
-async def until(condition: Callable[[], Any], what: str, deadline_s: float = DEADLINE_S) -> Any:
-    """Poll ``condition`` on the reactor until it is truthy (its value is returned), or fail saying ``what``."""
-    give_up = reactor.seconds() + deadline_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if reactor.seconds() >= give_up:
-            raise AssertionError(f"not within {deadline_s:g} s: {what}")
-        await pause(0.05)
-
-
-def about(event: Event, kind: str, ident: str) -> bool:
-    return event.subject is not None and event.subject.kind == kind and event.subject.id == ident
-
-
-class Watch:
-    """Every event the bus delivers, in order."""
-
-    def __init__(self, bus: Any) -> None:
-        self.events: list[Event] = []
-        self.subscription = bus.subscribe("#", self.events.append)
-
-    def mark(self) -> int:
-        """Where the events seen so far end: pass it as ``since`` to look only at later ones."""
-        return len(self.events)
-
-    def find(self, topic: str, kind: str | None = None, ident: str | None = None, *, since: int = 0) -> list[Event]:
-        return [event for event in self.events[since:]
-                if event.topic == topic and (kind is None or about(event, kind, ident or ""))]
-
-    async def first(self, topic: str, kind: str | None = None, ident: str | None = None, *, since: int = 0,
-                    deadline_s: float = DEADLINE_S) -> Event:
-        def found() -> Event | None:
-            matches = self.find(topic, kind, ident, since=since)
-            return matches[0] if matches else None
-
-        try:
-            return await until(found, f"{topic} about {kind}:{ident}", deadline_s)
-        except AssertionError as error:
-            seen = [(event.topic, event.subject.id if event.subject else None) for event in self.events[since:]]
-            raise AssertionError(f"{error}; seen since: {seen}") from None
 
 
 class LogTrap:
