@@ -32,6 +32,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 
 from hub.api import SimulatorContext, SimulatorType
 from hub.config import Expected, between, one_of
+from hub.limits import raise_open_file_limit
 from hub.secrets import Secret
 from plugins.dark_fibre_health.codec import usm
 from plugins.dark_fibre_health.config import UsmConfig
@@ -493,19 +494,6 @@ def console_command(simulator: FibreSimulator, line: str) -> str:
     except ValueError as error:
         return f"cannot: {error}"
     return "ok"
-
-
-def raise_open_file_limit(needed: int) -> None:
-    # Two sockets a node: a few hundred nodes pass the usual soft limit of 1024.
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft != resource.RLIM_INFINITY and soft < needed:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY
-                                                        else min(needed, hard), hard))
-    except (ImportError, ValueError, OSError):
-        pass
 
 
 def run(args: argparse.Namespace) -> int:

@@ -32,7 +32,7 @@ import time
 from typing import Any
 
 from hub.bench import cpu_seconds, percentile
-from plugins.onvif.simulator import raise_open_file_limit
+from hub.limits import raise_open_file_limit
 
 #: The data item the simulated cameras stamp each notification with (CLOCK_MONOTONIC, nanoseconds).
 STAMP = "SimSentNs"

@@ -27,6 +27,7 @@ from twisted.internet.defer import Deferred, maybeDeferred
 
 from hub.api import SimulatorContext, SimulatorType
 from hub.config import Expected, between
+from hub.limits import raise_open_file_limit
 from hub.secrets import Secret
 from plugins.onvif.discovery import DiscoveryResponder, simulated_camera_match
 from plugins.onvif.sim_camera import CameraQuirks, SimulatedCamera
@@ -252,19 +253,6 @@ def ready_line(fleet: SimulatedFleet) -> str:
     if not fleet.config.base_port:  # ports the system chose are in no order: name each camera's
         line += " ports=" + ",".join(str(camera.port) for camera in fleet.cameras.values())
     return line
-
-
-def raise_open_file_limit(needed: int) -> None:
-    # A port and a couple of connections per camera: a thousand cameras pass the usual soft limit of 1024.
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft != resource.RLIM_INFINITY and soft < needed:
-            wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-    except (ImportError, ValueError, OSError):
-        pass
 
 
 def run(args: argparse.Namespace) -> int:
