@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -55,6 +56,9 @@ class CommandSpec:
     that holds an event from the same adapter instance matching one of them (a radio reply on a radio
     report). The console's status panel offers every command of a running adapter, without an incident;
     commands with no patterns are offered there only.
+
+    ``any_source`` offers the command on any incident holding an event that matches ``applies_to``,
+    whoever published it (the police link's "send to police", ``applies_to=("#",)``, is on every incident).
     """
 
     verb: str
@@ -63,6 +67,7 @@ class CommandSpec:
     arguments: tuple[CommandArgument, ...] = ()
     applies_to: tuple[str, ...] = ()
     roles: tuple[str, ...] = ("operator", "supervisor", "admin")
+    any_source: bool = False
 
 
 @frozen
@@ -79,6 +84,21 @@ class AdapterType:
     factory: Callable[["AdapterContext"], IService]
     description: str = ""
     commands: tuple[CommandSpec, ...] = ()
+
+
+@frozen
+class PluginSchema:
+    """Tables a plugin keeps in the hub's database, beside the journal (so a row and the event that records
+    it are written in one transaction).
+
+    ``migrations`` are functions of a ``sqlite3.Connection``, oldest first; each runs once, in its own
+    transaction, and the version reached is kept under ``name`` in the ``plugin_schemas`` table. Append new
+    migrations, never edit a released one; prefix table names with the plugin's name.
+    """
+
+    name: str
+    migrations: tuple[Callable[[sqlite3.Connection], None], ...]
+    description: str = ""
 
 
 @frozen
