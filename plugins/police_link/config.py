@@ -46,6 +46,13 @@ def _url(_instance: object, _attribute: object, value: object) -> None:
         raise Expected("a port from 1 to 65535 in the address") from None
 
 
+def _https_url(_instance: object, _attribute: object, value: object) -> None:
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme != "https" or not parts.hostname or not value.endswith("/"):
+        raise Expected('the https address the force reaches the hub\'s evidence at, ending "/", e.g. '
+                       '"https://cctv-hub.council.gov.uk/api/evidence/"')
+
+
 def _fingerprint(_instance: object, _attribute: object, value: object) -> None:
     if value is not None and (not isinstance(value, str) or not _FINGERPRINT.match(value)):
         raise Expected('a SHA-256 fingerprint, 32 hex pairs, e.g. "AB:CD:..." as `openssl x509 -fingerprint -sha256` prints it')
@@ -109,6 +116,8 @@ class PoliceLinkConfig:
       agrees first, from the incident the request opens); ``live_view_max_minutes`` caps how long a shared
       stream address is valid; ``stream_signing_key`` (a secret) signs shared addresses with their expiry
       for a media gateway that checks them (README: "Expiring stream addresses").
+    - ``evidence_base_url``: where the force can fetch a still an alert carries (the hub's evidence route,
+      as the force reaches it); the still's SHA-256 is appended. Without it, stills go by hash alone.
     - ``ping_interval_s`` and ``line_fault_after_s``: the link's heartbeat and how long a silence may last.
     - ``window``: alerts sent before the first is acknowledged; ``max_frame_bytes``: the largest frame read.
     - ``reconnect_initial_s`` and ``reconnect_max_s``: the back-off between connection attempts.
@@ -133,6 +142,7 @@ class PoliceLinkConfig:
     point_camera: Literal["auto", "consent"] = field(default="consent", validator=one_of("auto", "consent"))
     live_view_max_minutes: int = field(default=60, validator=between(1, 24 * 60))
     stream_signing_key: Secret | None = None
+    evidence_base_url: str | None = field(default=None, validator=optional(_https_url))
     ping_interval_s: float = field(default=30.0, validator=between(1, 600))
     line_fault_after_s: float = field(default=90.0, validator=between(3, 3600))
     window: int = field(default=256, validator=between(1, 10_000))
