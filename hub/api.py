@@ -210,6 +210,9 @@ class AdapterContext:
       (``hub.evidence.EvidenceStore``); ``await context.evidence.put(content, content_type)`` gives an
       ``EvidenceItem`` whose ``to_json()`` goes in an event payload's ``evidence`` field. None when the
       hub runs without one (unit tests).
+    - ``database``: the hub's database (``hub.database.Database``), where the plugin's own tables live
+      (declared with the ``hub_register_schemas`` hook): ``read(query)`` now on a read-only connection,
+      ``write(job)`` through the hub's one writer. None when the hub runs without one (unit tests).
     """
 
     name: str
@@ -223,6 +226,7 @@ class AdapterContext:
     fail: Callable[[BaseException], None] = field(default=lambda error: None)
     directory: Any = None
     evidence: Any = None
+    database: Any = None
 
 
 #: Names an adapter's metric may have: Prometheus's, lower case. ``hub_`` is the hub's own.

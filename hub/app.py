@@ -41,6 +41,7 @@ from hub.auth.partners import PartnerGate
 from hub.auth.sessions import SessionManager
 from hub.auth.throttle import LoginThrottle
 from hub.auth.users import UserStore
+from hub.database import Database, PluginSchemaError, migrate_plugin_schemas
 from hub.directory import Directory
 from hub.evidence import EvidenceStore, thread_pool_runner
 from hub.ids import EventIdGenerator
@@ -50,7 +51,7 @@ from hub.journal import Journal
 from hub.plugins import PluginHost
 from hub.runtime import SupervisedAdapter
 from hub.secrets import collect_secrets, redact
-from hub.sqlite_writer import ThreadedSqliteWriter, WriterSettings
+from hub.sqlite_writer import ThreadedSqliteWriter, WriterSettings, open_connection
 from hub.store import HUB_MIGRATIONS
 
 JOURNAL_FILE = "journal.sqlite3"
@@ -151,6 +152,8 @@ class Hub(MultiService):
         self._ids = EventIdGenerator(reactor)
         self.events = EventFactory(reactor, "hub.core", self._ids)
         self.bus: Bus | None = None
+        #: The database as plugins use it (their own tables beside the journal); None until start-up.
+        self.database: Database | None = None
         self.directory = Directory()
         # Snapshots and other evidence, beside the journal that records the events naming them.
         self.evidence = EvidenceStore(journal_path(config).parent / EVIDENCE_DIR,
@@ -189,6 +192,13 @@ class Hub(MultiService):
         writer = self._writer_factory(path, settings, self.reactor, HUB_MIGRATIONS)
         journal = Journal(writer)
         journal.open()
+        try:
+            self._migrate_plugin_schemas(path, settings)
+        except BaseException:
+            await journal.close()
+            self._lock.release()
+            raise
+        self.database = Database(writer, path)
         self.bus = Bus(journal, self.codec, self.reactor, self.log.bind(component="bus"))
         self.log.info("journal_opened", path=str(journal.path), head=self.bus.head)
         self.audit = AuditLog(writer, self.reactor, path)
@@ -246,6 +256,25 @@ class Hub(MultiService):
         await self.plugins.started(self)
         for failure in self.plugins.failures[failures_before:]:
             await self._publish_plugin_failure(failure.plugin, failure.hook, failure.error)
+
+    def _migrate_plugin_schemas(self, path: Path, settings: WriterSettings) -> None:
+        """Bring every plugin's tables to the version its installed code knows, before anything uses them.
+
+        On a connection of its own, each migration in its own transaction: the writer has nothing to do
+        yet, and a migration that fails (or ends the transaction itself) is reported as it is, rather than
+        inside a batch of the writer's.
+        """
+        schemas = self.plugins.plugin_schemas()
+        connection = open_connection(path, settings)
+        try:
+            versions = migrate_plugin_schemas(connection, list(schemas.values()), now=self.reactor.seconds())
+        except PluginSchemaError as error:
+            owner = self.plugins.schema_owner(error.schema)
+            raise PluginSchemaError(error.schema, f"plugin {owner!r}: {error}" if owner else str(error)) from error
+        finally:
+            connection.close()
+        if versions:
+            self.log.info("plugin_schemas_ready", versions=versions)
 
     async def _start_simulator(self, instance: Any) -> None:
         """Build and start one simulator, waiting for its start; a failure is logged and published, not raised.
@@ -324,6 +353,7 @@ class Hub(MultiService):
             redact=lambda text: redact(text, secrets),
             directory=self.directory,
             evidence=self.evidence,
+            database=self.database,
         )
         adapter.setName(instance.source)
         adapter.setServiceParent(self)
@@ -429,7 +459,7 @@ class Hub(MultiService):
         await self._stop_simulators()
         await self.bus.close()
         self.log.info("journal_closed", head=self.bus.head)
-        for reader in (self.audit, self.users, self._incident_store):
+        for reader in (self.audit, self.users, self._incident_store, self.database):
             if reader is not None:
                 reader.close()
         if self._lock is not None:

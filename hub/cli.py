@@ -46,6 +46,7 @@ def load(path: str | Path, *, read_secrets: bool = True) -> tuple[HubConfig, Plu
     host = make_plugin_manager(blocked=blocked_plugins(raw, path))
     config = validate(raw, Path(path), host.adapter_types(), os.environ, read_secrets=read_secrets,
                       simulator_types=host.simulator_types())
+    host.plugin_schemas()  # two plugins claiming one schema name: refused here, by check-config too
     return config, host
 
 

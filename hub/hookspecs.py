@@ -16,7 +16,7 @@ import pluggy
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
-    from hub.api import AdapterType, Benchmark, CliCommand, ConsolePanel, SimulatorType, WebRoute
+    from hub.api import AdapterType, Benchmark, CliCommand, ConsolePanel, PluginSchema, SimulatorType, WebRoute
     from hub.app import Hub
 
 PROJECT_NAME = "hub"
@@ -94,6 +94,19 @@ def hub_register_simulators() -> "list[SimulatorType]":
     be checked against its type's config class. The hub starts every configured simulator before any
     adapter and stops it after them. Two plugins offering the same simulator type name is a start-up
     error naming both. Must return a list (possibly empty), never a Deferred.
+    """
+
+
+@hookspec
+def hub_register_schemas() -> "list[PluginSchema]":
+    """Return the schemas of the tables this plugin keeps in the hub's database, beside the journal.
+
+    Called once at start-up, after the hub's own migrations and before anything else uses the database:
+    each schema's migrations not yet applied run then, oldest first, each in its own transaction, and the
+    version reached is kept in the ``plugin_schemas`` table. A database whose tables are newer than the
+    installed plugin knows, a migration that fails, or two plugins offering the same schema name is a
+    start-up error naming them. Adapters reach the tables through ``AdapterContext.database``. Must
+    return a list (possibly empty), never a Deferred.
     """
 
 

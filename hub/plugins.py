@@ -19,7 +19,7 @@ import structlog
 from twisted.internet.defer import Deferred, DeferredList, succeed
 
 from hub import hookspecs
-from hub.api import AdapterType, Benchmark, CliCommand, ConsolePanel, SimulatorType, WebRoute
+from hub.api import AdapterType, Benchmark, CliCommand, ConsolePanel, PluginSchema, SimulatorType, WebRoute
 
 ENTRY_POINT_GROUP = "hub.plugins"
 CORE_PLUGIN_NAME = "hub.core"
@@ -194,6 +194,15 @@ class PluginHost:
     def simulator_types(self) -> dict[str, SimulatorType]:
         """Every simulator type offered, by name; two plugins offering one name is a PluginError."""
         return self._named("hub_register_simulators", SimulatorType, "simulator type")
+
+    def plugin_schemas(self) -> dict[str, PluginSchema]:
+        """Every plugin's table schema, by name; two plugins offering one name is a PluginError."""
+        return self._named("hub_register_schemas", PluginSchema, "plugin schema")
+
+    def schema_owner(self, name: str) -> str | None:
+        """The plugin that offers the schema called ``name`` (None if none does)."""
+        return next((plugin for plugin, schema in self._collect("hub_register_schemas", PluginSchema)
+                     if schema.name == name), None)
 
     def adapter_types_by_plugin(self) -> dict[str, list[str]]:
         by_plugin: dict[str, list[str]] = {}

@@ -168,10 +168,12 @@ class SupervisedAdapter(Service):
         redact: Callable[[str], str] = lambda text: text,
         directory: Any = None,
         evidence: Any = None,
+        database: Any = None,
     ) -> None:
         self.name = name
         self._directory = directory
         self._evidence = evidence
+        self._database = database
         self._adapter_type = adapter_type
         self._config = config
         self._supervision = supervision
@@ -270,6 +272,7 @@ class SupervisedAdapter(Service):
             fail=lambda error: self._context_failed(generation, error),
             directory=self._directory,
             evidence=self._evidence,
+            database=self._database,
         )
         starting = Deferred.fromCoroutine(self._start(generation, context))
         if not starting.called:

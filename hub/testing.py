@@ -5,7 +5,9 @@ fixtures by name:
 
 - ``hub_clock``: a ``MemoryReactorClock``: a fake reactor whose time only moves when the test says.
 - ``hub_bus``: a ``BusHarness``: a real bus on a real SQLite journal in a temporary folder, driven by
-  ``hub_clock``; ``settle()`` runs everything due now (commits, deliveries, catch-up steps).
+  ``hub_clock``; ``settle()`` runs everything due now (commits, deliveries, catch-up steps). Made with
+  ``BusHarness(tmp_path, hub_clock, plugin_schemas=(MY_SCHEMA,))``, its ``database`` (what an adapter gets
+  as ``context.database``) holds the plugin's own tables too.
 - ``captured_logs``: the structlog entries logged during the test, as dicts.
 - ``plugin_manager``: a fresh plugin manager with only the hub's own plugin; ``register`` a throwaway
   plugin object on it to test hooks.
@@ -26,7 +28,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 
+from hub.api import PluginSchema
 from hub.bus import Bus
+from hub.database import Database, migrate_plugin_schemas
 from hub.events import (
     CORE_EVENT_TYPES,
     Event,
@@ -37,7 +41,7 @@ from hub.events import (
     Subject,
 )
 from hub.journal import Journal
-from hub.sqlite_writer import InlineSqliteWriter, WriterSettings
+from hub.sqlite_writer import InlineSqliteWriter, WriterSettings, open_connection
 from hub.store import HUB_MIGRATIONS
 
 
@@ -51,7 +55,13 @@ class Note:
 
 
 class BusHarness:
-    """A real bus and journal on a fake clock, with helpers to publish and to let time pass."""
+    """A real bus and journal on a fake clock, with helpers to publish and to let time pass.
+
+    ``plugin_schemas`` are migrated after the hub's own migrations, as the hub does at start-up;
+    ``database`` is the ``hub.database.Database`` an adapter is given, writing through the same writer as
+    the journal (so ``bus.publish(event, also=job)`` and ``database.write(job)`` commit at the clock's
+    next turn, like everything else here).
+    """
 
     def __init__(
         self,
@@ -60,9 +70,12 @@ class BusHarness:
         event_types: tuple[type, ...] = (),
         default_queue_size: int = 10_000,
         migrations: tuple[Any, ...] | None = None,
+        plugin_schemas: tuple[PluginSchema, ...] = (),
     ) -> None:
         self.directory = Path(directory)
         self.migrations = migrations if migrations is not None else HUB_MIGRATIONS
+        self.plugin_schemas = tuple(plugin_schemas)
+        self._database: Database | None = None
         self.clock = clock if clock is not None else MemoryReactorClock()
         self.registry = EventTypeRegistry()
         self.registry.register_all(CORE_EVENT_TYPES + (Note,) + tuple(event_types))
@@ -76,7 +89,22 @@ class BusHarness:
         writer = InlineSqliteWriter(self.journal_path, WriterSettings(), self.clock, self.migrations)
         journal = Journal(writer)
         journal.open()
+        if self.plugin_schemas:
+            connection = open_connection(self.journal_path, WriterSettings())
+            try:
+                migrate_plugin_schemas(connection, self.plugin_schemas, now=self.clock.seconds())
+            finally:
+                connection.close()
+        if self._database is not None:
+            self._database.close()
+        self._database = Database(writer, self.journal_path)
         return Bus(journal, self.codec, self.clock, default_queue_size=self.default_queue_size)
+
+    @property
+    def database(self) -> Database:
+        """The hub's database as an adapter sees it (``context.database``); a new one after ``restart``."""
+        assert self._database is not None
+        return self._database
 
     def note(self, text: str, topic: str = "test.note.written", **envelope: Any) -> Event:
         """An event with a ``Note`` payload; envelope fields may be overridden."""
@@ -103,6 +131,8 @@ class BusHarness:
     def close(self) -> None:
         self.bus.close()
         self.settle()
+        if self._database is not None:
+            self._database.close()
 
 
 def settle(clock: Clock, turns: int = 10_000) -> None:

@@ -14,10 +14,11 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.testing import MemoryReactorClock
 
-from hub.api import AdapterContext, AdapterType, SimulatorContext, SimulatorType
+from hub.api import AdapterContext, AdapterType, PluginSchema, SimulatorContext, SimulatorType
 from hub.app import SIMULATOR_START_TIMEOUT_S, DataDirInUse, Hub, journal_path
 from hub.bus import BusClosed
 from hub.config import HubConfig, validate
+from hub.database import DatabaseClosed, PluginSchemaError
 from hub.events import AdapterState, Severity, Subject
 from hub.hookspecs import hookimpl
 from hub.journal import iter_journal, open_reader
@@ -761,3 +762,92 @@ def test_a_stopped_hub_releases_its_data_dir(tmp_path, clock, gadgets):
     assert second.started_seq is not None and second.started_seq > head
     assert topics(config).count("hub.process.started") == 2
     stop(second, clock)
+
+
+# --- Plugins' own tables ----------------------------------------------------------------------------------
+
+
+class GadgetTablesPlugin:
+    """Keeps a table of gadget sightings; ``migrations`` is its schema history as installed."""
+
+    def __init__(self, *migrations: Any) -> None:
+        self.migrations = migrations
+
+    @hookimpl
+    def hub_register_schemas(self) -> list[PluginSchema]:
+        return [PluginSchema(name="gadget", migrations=self.migrations)]
+
+
+def create_sightings(connection: Any) -> None:
+    connection.execute("CREATE TABLE gadget_sightings (gadget TEXT NOT NULL, at REAL NOT NULL)")
+
+
+def add_sighting_notes(connection: Any) -> None:
+    connection.execute("ALTER TABLE gadget_sightings ADD COLUMN note TEXT")
+
+
+def test_start_migrates_plugin_tables_and_adapters_reach_them_through_their_context(tmp_path, clock, gadgets):
+    """hub_register_schemas tables exist before any adapter runs; context.database writes and reads them."""
+    host = make_host((gadgets, "gadget"), (GadgetTablesPlugin(create_sightings), "gadget_tables"))
+    config = make_config(tmp_path, host)
+    hub = make_hub(config, host, clock)
+
+    start(hub, clock)
+
+    database = gadgets.current("gadget.north").context.database
+    assert database is hub.database and database is not None
+    written = database.write(lambda connection: connection.execute(
+        "INSERT INTO gadget_sightings VALUES ('north', ?)", (clock.seconds(),)).rowcount)
+    settle(clock)
+    assert success_result_of(written) == 1
+    assert database.read(lambda c: c.execute("SELECT gadget, at FROM gadget_sightings").fetchall()) == [
+        ("north", START)]
+    assert database.read(lambda c: c.execute("SELECT name, version, updated_at FROM plugin_schemas").fetchall()) == [
+        ("gadget", 1, START)]
+    stop(hub, clock)
+    with pytest.raises(DatabaseClosed):
+        database.read(lambda c: c.execute("SELECT 1").fetchall())
+
+
+def test_an_upgraded_plugin_has_its_new_migrations_run_at_the_next_start(tmp_path, clock, gadgets):
+    """A restart with a newer plugin runs only what it adds; the rows already there are kept."""
+    host = make_host((gadgets, "gadget"), (GadgetTablesPlugin(create_sightings), "gadget_tables"))
+    config = make_config(tmp_path, host)
+    first = make_hub(config, host, clock)
+    start(first, clock)
+    first.database.write(lambda c: c.execute("INSERT INTO gadget_sightings VALUES ('north', 1.0)"))
+    stop(first, clock)
+
+    upgraded = make_host((GadgetPlugin(), "gadget"),
+                         (GadgetTablesPlugin(create_sightings, add_sighting_notes), "gadget_tables"))
+    second = make_hub(config, upgraded, clock)
+    start(second, clock)
+
+    assert second.database.read(lambda c: c.execute("SELECT gadget, note FROM gadget_sightings").fetchall()) == [
+        ("north", None)]
+    assert second.database.read(lambda c: c.execute("SELECT version FROM plugin_schemas").fetchall()) == [(2,)]
+    stop(second, clock)
+
+
+def test_tables_newer_than_the_installed_plugin_stop_the_start_naming_the_plugin(tmp_path, clock, gadgets):
+    """A downgraded plugin does not start on tables it does not know; the data folder is let go."""
+    newer = make_host((gadgets, "gadget"),
+                      (GadgetTablesPlugin(create_sightings, add_sighting_notes), "gadget_tables"))
+    config = make_config(tmp_path, newer)
+    first = make_hub(config, newer, clock)
+    start(first, clock)
+    stop(first, clock)
+
+    older = make_host((GadgetPlugin(), "gadget"), (GadgetTablesPlugin(create_sightings), "gadget_tables"))
+    second = make_hub(config, older, clock)
+    starting = second.startService()
+    settle(clock)
+
+    error = failure_result_of(starting).value
+    assert isinstance(error, PluginSchemaError)
+    assert "plugin 'gadget_tables'" in str(error) and "version 2" in str(error)
+    assert second.adapters == {}
+    assert topics(config).count("hub.process.started") == 1  # nothing was published by the refused start
+    third = make_hub(config, newer, clock)  # the data folder's lock was released
+    start(third, clock)
+    stop(third, clock)

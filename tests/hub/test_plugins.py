@@ -12,7 +12,7 @@ from attrs import frozen
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail, succeed
 
-from hub.api import AdapterType, Benchmark, CliCommand, ConsolePanel, SimulatorType, WebRoute
+from hub.api import AdapterType, Benchmark, CliCommand, ConsolePanel, PluginSchema, SimulatorType, WebRoute
 from hub.events import CORE_EVENT_TYPES
 from hub.hookspecs import hookimpl
 from hub.plugins import (
@@ -52,6 +52,7 @@ DOOR_SIMULATOR = SimulatorType(name="door", config_class=DoorConfig, factory=doo
                                description="a door that opens now and then")
 ROUTE = WebRoute(path="doors", resource_factory=lambda hub: None, roles=("operator",))
 PANEL = ConsolePanel(name="doors", title="Doors", script_path="doors.js")
+DOOR_SCHEMA = PluginSchema(name="doors", migrations=(lambda connection: connection.execute("CREATE TABLE doors_seen (door TEXT)"),))
 
 
 def command(name: str) -> CliCommand:
@@ -97,6 +98,10 @@ class DoorPlugin:
     @hookimpl
     def hub_register_simulators(self) -> list[SimulatorType]:
         return [DOOR_SIMULATOR]
+
+    @hookimpl
+    def hub_register_schemas(self) -> list[PluginSchema]:
+        return [DOOR_SCHEMA]
 
     @hookimpl
     def hub_started(self, hub: Any) -> None:
@@ -145,6 +150,10 @@ class Returns:
 
     @hookimpl
     def hub_register_simulators(self) -> Any:
+        return self._give()
+
+    @hookimpl
+    def hub_register_schemas(self) -> Any:
         return self._give()
 
     @hookimpl
@@ -228,6 +237,7 @@ def test_hook_names_lists_every_hookspec():
         "hub_register_cli_commands",
         "hub_register_console_panels",
         "hub_register_event_types",
+        "hub_register_schemas",
         "hub_register_simulators",
         "hub_register_web_routes",
         "hub_started",
@@ -276,6 +286,14 @@ def test_a_plugin_contributes_benchmarks_labelled_with_the_plugin():
 def test_a_plugin_contributes_simulator_types_by_name():
     """hub_register_simulators answers are collected into a dict keyed by simulator type name."""
     assert host_with((DoorPlugin(), "doors")).simulator_types() == {"door": DOOR_SIMULATOR}
+
+
+def test_a_plugin_contributes_table_schemas_by_name_and_is_named_as_their_owner():
+    """hub_register_schemas answers are collected into a dict keyed by schema name; the owner is known."""
+    host = host_with((DoorPlugin(), "doors"))
+    assert host.plugin_schemas() == {"doors": DOOR_SCHEMA}
+    assert host.schema_owner("doors") == "doors"
+    assert host.schema_owner("windows") is None
 
 
 def test_hub_started_and_hub_stopping_are_given_the_hub():
@@ -331,6 +349,7 @@ def test_an_async_def_lifecycle_hook_is_run_and_waited_for():
         ("cli_commands", "hub_register_cli_commands"),
         ("benchmarks", "hub_register_benchmarks"),
         ("simulator_types", "hub_register_simulators"),
+        ("plugin_schemas", "hub_register_schemas"),
     ],
 )
 def test_a_plugin_that_raises_is_recorded_and_the_others_are_kept(method, hook, captured_logs):
@@ -411,6 +430,26 @@ def test_a_lifecycle_deferred_that_fails_later_is_recorded_when_it_fails():
 
 
 # --- Problems that stop the start ------------------------------------------------------------------
+
+
+class OffersSchema:
+    def __init__(self, schema: PluginSchema) -> None:
+        self._schema = schema
+
+    @hookimpl
+    def hub_register_schemas(self) -> list[PluginSchema]:
+        return [self._schema]
+
+
+def test_two_plugins_offering_one_schema_name_is_an_error_naming_both():
+    """Two plugins may not keep tables under one schema name: their versions would be one row."""
+    other = PluginSchema(name="doors", migrations=())
+    host = host_with((OffersSchema(DOOR_SCHEMA), "doors"), (OffersSchema(other), "more_doors"))
+    with pytest.raises(PluginError) as raised:
+        host.plugin_schemas()
+    message = str(raised.value)
+    assert "plugin schema 'doors'" in message
+    assert "'doors'" in message and "'more_doors'" in message
 
 
 def test_two_plugins_offering_one_adapter_type_name_is_an_error_naming_both():
