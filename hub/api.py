@@ -58,7 +58,8 @@ class CommandSpec:
     commands with no patterns are offered there only.
 
     ``any_source`` offers the command on any incident holding an event that matches ``applies_to``,
-    whoever published it (the police link's "send to police", ``applies_to=("#",)``, is on every incident).
+    whoever published it (the police link's "send to police", ``applies_to=("#",)``, is on every incident):
+    once per configured instance of the adapter type, its fields prefilled from the newest such event.
     """
 
     verb: str

@@ -256,24 +256,28 @@ class Api:
     def _actions_for(self, events: list[tuple[Any, dict[str, Any]]], role: str) -> list[dict[str, Any]]:
         """The commands offered on an incident: ``events`` are its events, each with its JSON form.
 
-        A command is offered once per adapter instance; its fields are prefilled from the newest event of
-        that instance that the command applies to (the latest report, not the first).
+        A command is offered once per adapter instance; its fields are prefilled from the newest event that
+        the command applies to (the latest report, not the first). That event must come from the instance
+        itself, unless the command is ``any_source``: then every configured instance of its type offers it
+        on an event from anyone (the police link's "send to police" on any incident).
         """
         newest: dict[tuple[str, str], tuple[Any, Any, Any, dict[str, Any]]] = {}
         statuses = {status.name: status for status in self.backend.adapters()}
+
+        def offered(status: Any) -> list[Any]:
+            adapter_type = self.backend.adapter_types.get(status.adapter_type)
+            return [spec for spec in (adapter_type.commands if adapter_type else ()) if role in spec.roles]
+
+        from_anyone = [(status, spec) for status in statuses.values() for spec in offered(status) if spec.any_source]
         for event, event_json in events:
             status = statuses.get(event.source)
-            if status is None:
-                continue
-            adapter_type = self.backend.adapter_types.get(status.adapter_type)
-            for spec in adapter_type.commands if adapter_type else ():
-                if role not in spec.roles:
-                    continue
+            own = [(status, spec) for spec in offered(status) if not spec.any_source] if status is not None else []
+            for adapter, spec in own + from_anyone:
                 if not any(TopicMatcher(pattern)(event.topic) for pattern in spec.applies_to):
                     continue
-                key = (status.name, spec.verb)
+                key = (adapter.name, spec.verb)
                 if key not in newest or (event.seq or 0) >= (newest[key][0].seq or 0):
-                    newest[key] = (event, status, spec, event_json)
+                    newest[key] = (event, adapter, spec, event_json)
         # Offered in the order the commands first apply, as the incident's events came.
         return [
             _command_json(status, spec, running=_state_of(status) == "running", event=event_json)

@@ -81,6 +81,7 @@ class WebHarness:
     sessions: Any = None
     throttle: Any = None
     evidence: Any = None
+    adapter_types: dict[str, AdapterType] = field(factory=lambda: {"radio": RADIO})
 
     async def start(self) -> "WebHarness":
         self.bus = BusHarness(self.tmp_path, clock=reactor)
@@ -104,7 +105,7 @@ class WebHarness:
         self.service = WebService(
             bus=self.bus.bus, incidents=self.desk, users=self.users, sessions=self.sessions,
             throttle=self.throttle, partners=PartnerGate(config.partners, reactor), audit=self.audit,
-            directory=self.directory, evidence=self.evidence, adapters=self.adapters, adapter_types={"radio": RADIO},
+            directory=self.directory, evidence=self.evidence, adapters=self.adapters, adapter_types=self.adapter_types,
             plugins=self.plugins, config=config, reactor=reactor, events=self.bus.events,
             static_dir=self.static_dir,
         )

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest_twisted
 from twisted.web.resource import Resource
 
-from hub.api import WebRoute
+from hub.api import AdapterType, CommandArgument, CommandSpec, WebRoute
 from hub.events import GenericPayload, Location, Subject
-from tests.hub.web.conftest import METRICS_TOKEN
-from tests.hub.web.fakes import FakeIncident
+from tests.hub.web.conftest import METRICS_TOKEN, RADIO
+from tests.hub.web.fakes import FakeAdapters, FakeIncident, FakeStatus
 
 
 async def radio_event(web, topic="radio.emergency.raised", source="radio.town_centre"):
@@ -99,6 +99,79 @@ async def test_prefill_reads_nested_payload_fields_and_leaves_tables_and_nulls_e
         "urgent": ("payload.urgent", None),
         "message": (None, None),
     }
+
+
+POLICE = AdapterType(
+    name="police_link",
+    config_class=object,
+    factory=lambda context: None,
+    commands=(
+        CommandSpec("send_to_police", "Send to the police", any_source=True, applies_to=("#",),
+                    arguments=(CommandArgument("note", "Note", required=False, prefill="summary"),
+                               CommandArgument("camera", "Camera", kind="camera", required=False,
+                                               prefill="location.camera"))),
+        CommandSpec("ask_for_patrol", "Ask for a patrol", any_source=True, applies_to=("radio.report.#",),
+                    roles=("supervisor",)),
+        CommandSpec("approve_request", "Approve the request", applies_to=("police.request.#",)),
+    ),
+)
+
+
+async def police_harness(harness_factory):
+    return await harness_factory(
+        adapter_types={"radio": RADIO, "police_link": POLICE},
+        adapters=FakeAdapters(FakeStatus("radio.town_centre", "radio"), FakeStatus("police_link.force", "police_link"),
+                              FakeStatus("police_link.spare", "police_link", state="failed")),
+    ).start()
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_any_source_command_is_offered_on_an_incident_of_events_from_other_adapters(harness_factory):
+    """Every configured instance of its type offers it once, prefilled from the newest event it applies to."""
+    web = await police_harness(harness_factory)
+    try:
+        older = await radio_report(web, "2041", {"urgent": False}, camera="7")
+        newer = await radio_event(web)  # from the radio, on camera 42
+        web.desk.add(FakeIncident("inc-1", "Emergency"), [older, newer])
+        olive = await web.logged_in("olive")
+
+        actions = (await olive.request("GET", "/api/incidents/inc-1")).json["actions"]
+
+        offered = [(action["adapter"], action["verb"], action["running"]) for action in actions]
+        assert offered == [
+            ("radio.town_centre", "broadcast", True),
+            ("radio.town_centre", "reply", True),
+            ("police_link.force", "send_to_police", True),
+            ("police_link.spare", "send_to_police", False),
+        ]
+        for action in actions[2:]:
+            assert arguments_of(action) == {"note": ("summary", "Emergency button"), "camera": ("location.camera", "42")}
+    finally:
+        await web.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_any_source_still_needs_a_matching_event_and_the_users_role(harness_factory):
+    """A command from anyone is offered only on events its applies_to matches, and only to its roles;
+    a command without any_source still needs an event from its own adapter."""
+    web = await police_harness(harness_factory)
+    try:
+        report = await radio_report(web, "2041", {"urgent": True})
+        emergency = await radio_event(web)
+        web.desk.add(FakeIncident("inc-1", "Report"), [report])
+        web.desk.add(FakeIncident("inc-2", "Emergency"), [emergency])
+        olive = await web.logged_in("olive")
+        sam = await web.logged_in("sam")
+
+        def verbs(actions):
+            return sorted({action["verb"] for action in actions if action["adapter"].startswith("police_link.")})
+
+        assert verbs((await olive.request("GET", "/api/incidents/inc-1")).json["actions"]) == ["send_to_police"]
+        assert verbs((await sam.request("GET", "/api/incidents/inc-1")).json["actions"]) == [
+            "ask_for_patrol", "send_to_police"]
+        assert verbs((await sam.request("GET", "/api/incidents/inc-2")).json["actions"]) == ["send_to_police"]
+    finally:
+        await web.stop()
 
 
 @pytest_twisted.ensureDeferred
