@@ -89,6 +89,7 @@ def init_pki(
         raise ValueError(f"days must be 1 or more, not {days}")
     if not server_names:
         raise ValueError("at least one server name: the name or address the hub connects to")
+    _general_names(server_names)
     for name in (client_name, force_name):
         _common_name(name)
     directory = Path(directory)
