@@ -25,7 +25,8 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-from typing import Any, Callable, Iterable, Sequence, TextIO
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TextIO
 
 from attrs import frozen
 
@@ -153,6 +154,11 @@ class PoliceRecords:
         self.link = link
         self._given: dict[str, int] = {}
 
+    def apply(self, job: Job) -> Any:
+        """Run a job on its own through the hub's writer (a Deferred of its result), for a change that no
+        event of this link records (an approval: the operator's command event is the record)."""
+        return self._database.write(job)
+
     # --- ids chosen before the transaction ------------------------------------------------------------
 
     def next_disclosure_id(self) -> int:
@@ -168,7 +174,7 @@ class PoliceRecords:
             # sqlite_sequence remembers ids that were taken even if their rows are gone; MAX(id) covers
             # a table that never had one.
             row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
-            highest = connection.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
+            highest = connection.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0]
             return max(row[0] if row else 0, highest or 0)
 
         chosen = max(self._database.read(query), self._given.get(table, 0)) + 1
@@ -270,6 +276,12 @@ class PoliceRecords:
             f"SELECT {_REQUEST_COLUMNS} FROM police_requests WHERE link = ? AND request_id = ?",
             (self.link, request_id)).fetchall())
         return _request(rows[0]) if rows else None
+
+    def request_ids(self) -> set[str]:
+        """Every request id this link has received."""
+        rows = self._database.read(lambda connection: connection.execute(
+            "SELECT request_id FROM police_requests WHERE link = ?", (self.link,)).fetchall())
+        return {row[0] for row in rows}
 
     def open_requests(self) -> list[RequestRecord]:
         """This link's requests not yet closed, oldest first."""
