@@ -94,6 +94,7 @@ def run_init(args: argparse.Namespace, *, now: datetime | None = None, out: Text
 
 def report(files: pki.PkiFiles, *, server_names: tuple[str, ...], client_name: str, days: int) -> str:
     server_print = pki.fingerprint_sha256(files.server_certificate)
+    client_print = pki.fingerprint_sha256(files.client_certificate)
     rows = [
         (files.ca_certificate, "the CA: the hub's ca_certificate, and the force end's client CA"),
         (files.ca_key, "the CA's key: stays here; only for issuing more certificates"),
@@ -108,8 +109,7 @@ def report(files: pki.PkiFiles, *, server_names: tuple[str, ...], client_name: s
     lines += [
         "SHA-256 fingerprints:",
         f"  {files.server_certificate.name:<18} {server_print}  (the hub's server_fingerprint, to pin it)",
-        f"  {files.client_certificate.name:<18} {pki.fingerprint_sha256(files.client_certificate)}  "
-        "(the force end may pin it)",
+        f"  {files.client_certificate.name:<18} {client_print}  (the force end may pin it)",
         f"  {files.ca_certificate.name:<18} {pki.fingerprint_sha256(files.ca_certificate)}",
         "Keys are mode 0600: keep them so, or the hub refuses them.",
     ]

@@ -252,9 +252,8 @@ def _issue(
         raise ValueError("a server certificate needs at least one server name (DNS name or IP address)")
     issuer = x509.load_pem_x509_certificate(ca_certificate.read_bytes())
     issuer_key = serialization.load_pem_private_key(ca_key.read_bytes(), password=None)
-    if not isinstance(issuer_key, ec.EllipticCurvePrivateKey | _rsa_type()):
-        raise ValueError(f"{ca_key}: not a key this CA can sign with")
-    if _public_der(issuer_key.public_key()) != _public_der(issuer.public_key()):
+    signs = isinstance(issuer_key, ec.EllipticCurvePrivateKey | _rsa_type())
+    if not signs or _public_der(issuer_key.public_key()) != _public_der(issuer.public_key()):
         raise ValueError(f"{ca_key} is not the key of {ca_certificate}")
 
     new_key = ec.generate_private_key(ec.SECP256R1())

@@ -161,7 +161,7 @@ class _ClientCreator:
         trust = " and ".join(([ "CA"] if self._by_ca else []) + (["pinned fingerprint"] if self._pins else []))
         return f"<client_tls for {self.hostname} trusting the server by {trust}>"
 
-    def clientConnectionForTLS(self, tlsProtocol: Any) -> SSL.Connection:  # noqa: N802 - Twisted's interface
+    def clientConnectionForTLS(self, tlsProtocol: Any) -> SSL.Connection:
         connection = SSL.Connection(self._context, None)
         if self._server_name is not None:
             connection.set_tlsext_host_name(self._server_name)
@@ -184,10 +184,10 @@ class _ServerCreator:
     def verifier(self, protocol: Any) -> _Verifier:
         return _verifier(protocol, who="the client", by_ca=True, pins=self._pins, identity=None, hostname=None)
 
-    def getContext(self) -> SSL.Context:  # noqa: N802 - Twisted's interface
+    def getContext(self) -> SSL.Context:
         return self._context
 
-    def serverConnectionForTLS(self, tlsProtocol: Any) -> SSL.Connection:  # noqa: N802 - Twisted's interface
+    def serverConnectionForTLS(self, tlsProtocol: Any) -> SSL.Connection:
         connection = SSL.Connection(self._context, None)
         # Per connection, so that a refusal reaches the protocol with its reason.
         connection.set_verify(_REQUIRE_PEER | SSL.VERIFY_CLIENT_ONCE, self.verifier(tlsProtocol))
@@ -242,8 +242,8 @@ def _verifier(
                     return refuse(f"{who} certificate is not for {hostname} (it names "
                                   f"{_names(cryptography_certificate)})")
             return True
-        except Exception as error:  # noqa: BLE001 - see the docstring
-            return refuse(f"{who} certificate could not be checked ({type(error).__name__})")
+        except Exception as problem:  # noqa: BLE001 - see the docstring
+            return refuse(f"{who} certificate could not be checked ({type(problem).__name__})")
 
     return verify
 

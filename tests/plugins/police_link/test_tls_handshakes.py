@@ -17,13 +17,23 @@ import pytest_twisted
 from OpenSSL import SSL
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ClientEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.endpoints import (
+    SSL4ServerEndpoint,
+    TCP4ClientEndpoint,
+    connectProtocol,
+    wrapClientTLS,
+)
 from twisted.internet.protocol import Factory
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from plugins.police_link import pki
-from plugins.police_link.tls import CertificateRefused, client_tls, peer_fingerprint, server_tls
+from plugins.police_link.tls import (
+    CertificateRefused,
+    client_tls,
+    peer_fingerprint,
+    server_tls,
+)
 
 DEADLINE_S = 5.0
 LINE = b"hello force"
@@ -33,11 +43,11 @@ class Echo(LineReceiver):
     def __init__(self, seen: list[Any]) -> None:
         self.seen = seen
 
-    def lineReceived(self, line: bytes) -> None:  # noqa: N802 - Twisted's name
+    def lineReceived(self, line: bytes) -> None:
         self.seen.append(("line", line, peer_fingerprint(self.transport)))
         self.sendLine(line)
 
-    def connectionLost(self, reason: Failure = None) -> None:  # noqa: N802
+    def connectionLost(self, reason: Failure = None) -> None:
         self.seen.append(("lost", reason))
 
 
@@ -51,16 +61,16 @@ class Caller(LineReceiver):
         self.lost: Deferred[None] = Deferred()
         self.echoed: Deferred[bytes | None] = Deferred()  # the echo, or None when the connection ended first
 
-    def connectionMade(self) -> None:  # noqa: N802
+    def connectionMade(self) -> None:
         self.sendLine(LINE)
 
-    def lineReceived(self, line: bytes) -> None:  # noqa: N802
+    def lineReceived(self, line: bytes) -> None:
         self.lines.append(line)
         self.fingerprint = peer_fingerprint(self.transport)
         if not self.echoed.called:
             self.echoed.callback(line)
 
-    def connectionLost(self, reason: Failure = None) -> None:  # noqa: N802
+    def connectionLost(self, reason: Failure = None) -> None:
         self.reason = reason
         if not self.echoed.called:
             self.echoed.callback(None)
@@ -301,3 +311,41 @@ def test_the_options_say_how_they_trust_and_hold_no_secret(files):
     assert text == "<client_tls for localhost trusting the server by CA and pinned fingerprint>"
     assert "pinned" in repr(force_options(files, client_fingerprints=(pki.fingerprint_sha256(files.client_certificate),)))
     assert Path(files.client_key).read_text() not in text
+
+
+# --- a certificate used for what it is not meant for ------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_server_certificate_shown_as_a_client_certificate_is_refused(files):
+    """The force's own certificate (server use only) does not get a client in, though its CA is right."""
+    caller, seen, reason = await scene(
+        force_options(files),
+        hub_options(files, client_certificate=files.server_certificate, client_key=files.server_key))
+    refused_by_server(caller, seen, reason)
+    [(_, server_reason)] = [entry for entry in seen if entry[0] == "lost"]
+    assert "it is not meant for this use" in str(server_reason.value)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_client_certificate_shown_as_a_server_certificate_is_refused(files, tmp_path, now):
+    certificate, key = tmp_path / "client-only.pem", tmp_path / "client-only.key"
+    pki.issue_certificate(files.ca_certificate, files.ca_key, certificate, key, common_name="police-link",
+                          server_names=("localhost",), client=True, server=False,
+                          not_before=now - timedelta(hours=1), not_after=now + timedelta(days=1))
+    caller, _seen, reason = await scene(force_options(files, certificate=certificate, key=key), hub_options(files))
+    assert caller.lines == []
+    assert reason.check(CertificateRefused)
+    assert "it is not meant for this use" in str(reason.value)
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_expired_server_certificate_from_the_trusted_ca_is_refused(files, tmp_path, now):
+    certificate, key = tmp_path / "old.pem", tmp_path / "old.key"
+    pki.issue_certificate(files.ca_certificate, files.ca_key, certificate, key, common_name="police-link",
+                          server_names=("localhost",), client=False, server=True,
+                          not_before=now - timedelta(days=30), not_after=now - timedelta(days=1))
+    caller, _seen, reason = await scene(force_options(files, certificate=certificate, key=key), hub_options(files))
+    assert caller.lines == []
+    assert reason.check(CertificateRefused)
+    assert str(reason.value) == "the force's certificate is refused: it has expired"
