@@ -40,6 +40,7 @@ from twisted.internet.interfaces import IListeningPort, IStreamClientEndpoint
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from plugins.police_link.codec.frames import ErrorFrame, encode_frame
 from plugins.police_link.tls import CertificateRefused, peer_fingerprint
 
 SUBPROTOCOL = "cctv-hub.police-link.v1"
@@ -105,9 +106,7 @@ def backoff_delay(attempt: int, *, initial_s: float, max_s: float, rng: random.R
 
 def error_frame_text(code: str, reason: str) -> str:
     """The ``error`` frame the transport itself sends (for a binary message)."""
-    import json  # TODO(transport): codec/frames.py's encode_frame(ErrorFrame(...)) once it is committed
-
-    return json.dumps({"type": "error", "code": code, "reason": reason, "transaction_id": None})
+    return encode_frame(ErrorFrame(code=code, reason=reason))
 
 
 # --- autobahn, on our reactor ---------------------------------------------------------------------------------

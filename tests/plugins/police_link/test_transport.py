@@ -38,8 +38,10 @@ from twisted.python.failure import Failure
 
 from hub.testing import assert_no_pending_timers
 from plugins.police_link import pki
+from plugins.police_link.codec.frames import ErrorFrame, decode_frame
 from plugins.police_link.tls import client_tls, server_tls
 from plugins.police_link.transport import (
+    BINARY_REFUSED_REASON,
     SUBPROTOCOL,
     LinkClientService,
     backoff_delay,
@@ -213,9 +215,7 @@ async def test_a_binary_message_is_answered_with_an_error_frame_and_the_link_sta
     hub.transport.send_text("me too")
     await until(lambda: len(hub.texts) == 2 and force.texts, "text after the binary message")
 
-    error = json.loads(hub.texts[0])
-    assert error["type"] == "error" and error["code"] == "malformed"
-    assert "binary" in error["reason"]
+    assert decode_frame(hub.texts[0]) == ErrorFrame(code="malformed", reason=BINARY_REFUSED_REASON)
     assert hub.texts[1] == "still here" and force.texts == ["me too"]
     assert hub.detached == [] and force.detached == []
 
