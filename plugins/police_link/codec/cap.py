@@ -49,9 +49,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from attrs import field, frozen
 from lxml import etree
@@ -74,8 +75,9 @@ DEFAULT_MAX_BYTES = 1_048_576
 
 
 class CapError(ValueError):
-    """A CAP alert that cannot be made or read; the message says which element and why, and never repeats
-    the untrusted document."""
+    """A CAP alert that cannot be made or read; the message says which element and why. It never repeats
+    the document's free text; a refused structured value (an identifier, a status, a number) is quoted
+    clipped to 60 characters."""
 
 
 # --- checks ------------------------------------------------------------------------------------------------
@@ -122,20 +124,20 @@ def _check_token(name: str, value: object) -> str:
     _check_required_text(name, value)
     for char in value:  # type: ignore[union-attr]
         if char.isspace() or char in ",<&":
-            raise _fail(name, f"must not contain whitespace, commas, '<' or '&' (CAP 1.2), got {value!r}")
+            raise _fail(name, f"must not contain whitespace, commas, '<' or '&' (CAP 1.2), got {_got(value)}")
     return value  # type: ignore[return-value]
 
 
 def _check_uri(name: str, value: object) -> str:
     _check_xml_text(name, value)
     if not _URI.match(value) or _BAD_PERCENT.search(value):  # type: ignore[arg-type]
-        raise _fail(name, f"must be an absolute URI (scheme:..., ASCII, non-ASCII percent-encoded), got {value!r}")
+        raise _fail(name, f"must be an absolute URI (scheme:..., ASCII, non-ASCII percent-encoded), got {_got(value)}")
     return value  # type: ignore[return-value]
 
 
 def _check_one_of(name: str, value: object, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise _fail(name, f"must be one of {', '.join(allowed)}, got {value!r}")
+        raise _fail(name, f"must be one of {', '.join(allowed)}, got {_got(value)}")
     return value  # type: ignore[return-value]
 
 
@@ -149,9 +151,9 @@ def _check_moment(name: str, value: object) -> datetime:
 
 def _check_number(name: str, value: object, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _fail(name, f"must be a finite number, got {value!r}")
+        raise _fail(name, f"must be a finite number, got {_got(value)}")
     if not low <= value <= high:
-        raise _fail(name, f"must be from {low:g} to {high:g}, got {value!r}")
+        raise _fail(name, f"must be from {low:g} to {high:g}, got {_got(value)}")
     return value
 
 
@@ -227,9 +229,9 @@ class CapResource:
         _check_required_text("resource description", self.description)
         _check_xml_text("resource mime_type", self.mime_type)
         if not _MIME_TYPE.match(self.mime_type):
-            raise _fail("resource mime_type", f"must be a MIME type such as image/jpeg, got {self.mime_type!r}")
+            raise _fail("resource mime_type", f"must be a MIME type such as image/jpeg, got {_got(self.mime_type)}")
         if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0):
-            raise _fail("resource size", f"must be a whole number of bytes, got {self.size!r}")
+            raise _fail("resource size", f"must be a whole number of bytes, got {_got(self.size)}")
         if self.uri is not None:
             _check_uri("resource uri", self.uri)
         if self.sha1 is not None and (not isinstance(self.sha1, str) or not _HEX40.match(self.sha1)):
@@ -274,7 +276,7 @@ class CapArea:
         _check_pairs("area geocode", self.geocodes, _check_required_text)
         for name, value in self.geocodes:
             if name == "UPRN" and not _UPRN.match(value):
-                raise _fail("area geocode UPRN", f"must be 1 to 12 digits, got {value!r}")
+                raise _fail("area geocode UPRN", f"must be 1 to 12 digits, got {_got(value)}")
 
 
 def _check_point(name: str, point: object) -> None:
@@ -315,7 +317,7 @@ class CapInfo:
         for category in self.category:
             _check_one_of("info category", category, CATEGORIES)
         if not isinstance(self.language, str) or not _LANGUAGE.match(self.language):
-            raise _fail("info language", f"must be a language tag such as en-GB, got {self.language!r}")
+            raise _fail("info language", f"must be a language tag such as en-GB, got {_got(self.language)}")
         for name in ("headline", "description", "instruction", "sender_name", "contact"):
             value = getattr(self, name)
             if value is not None:
@@ -385,7 +387,7 @@ class CapAlert:
         for incident in self.incidents:
             _check_required_text("incident", incident)
             if '"' in incident:
-                raise _fail("incident", f"must not contain '\"' (CAP quotes names with spaces), got {incident!r}")
+                raise _fail("incident", f"must not contain '\"' (CAP quotes names with spaces), got {_got(incident)}")
         _check_items("code", self.code, str)
         for code in self.code:
             _check_required_text("code", code)
@@ -420,7 +422,7 @@ def parse_cap_time(text: str, name: str = "time") -> datetime:
     """A CAP 1.2 time (``YYYY-MM-DDThh:mm:ss±hh:mm``) as an aware datetime, or ``CapError``."""
     match = _CAP_TIME.match(text) if isinstance(text, str) else None
     if match is None:
-        raise _fail(name, f"must be a CAP time such as 2026-11-22T10:15:30-00:00, got {_clip(text)!r}")
+        raise _fail(name, f"must be a CAP time such as 2026-11-22T10:15:30-00:00, got {_got(text)}")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -443,7 +445,7 @@ def identifier_for(sender: str, incident_id: str, number: int) -> str:
     if not isinstance(incident_id, str) or not incident_id:
         raise _fail("incident_id", "must be non-empty text")
     if isinstance(number, bool) or not isinstance(number, int) or number < 0:
-        raise _fail("number", f"must be a whole number from 0, got {number!r}")
+        raise _fail("number", f"must be a whole number from 0, got {_got(number)}")
     encoded = "".join(
         char if char.isprintable() and not char.isspace() and char not in _IDENTIFIER_SAFE_EXTRA
         and not _NOT_XML_CHAR.match(char)
@@ -460,7 +462,7 @@ def cap_listing(items: Iterable[str]) -> str:
     for item in items:
         _check_required_text("listed name", item)
         if '"' in item:
-            raise _fail("listed name", f"must not contain '\"', got {item!r}")
+            raise _fail("listed name", f"must not contain '\"', got {_got(item)}")
         parts.append(f'"{item}"' if any(char.isspace() for char in item) else item)
     return " ".join(parts)
 
@@ -494,20 +496,25 @@ def _split_listing(name: str, text: str) -> list[str]:
 def _number(value: float) -> str:
     """A coordinate or radius as a plain decimal (never ``1e-05``) that reads back as the same float."""
     text = format(Decimal(repr(float(value))), "f")
-    return text[:-2] if text.endswith(".0") else text
+    return text.removesuffix(".0")
 
 
 def _read_number(name: str, text: str) -> float:
     if not _DECIMAL.match(text):
-        raise _fail(name, f"must be a decimal number, got {_clip(text)!r}")
+        raise _fail(name, f"must be a decimal number, got {_got(text)}")
     return float(text)
 
 
 def _read_point(name: str, text: str) -> tuple[float, float]:
     parts = text.split(",")
     if len(parts) != 2:
-        raise _fail(name, f"must be 'latitude,longitude', got {_clip(text)!r}")
+        raise _fail(name, f"must be 'latitude,longitude', got {_got(text)}")
     return (_read_number(f"{name} latitude", parts[0]), _read_number(f"{name} longitude", parts[1]))
+
+
+def _got(value: object) -> str:
+    """A refused value as a reason quotes it: short, since it may come from an untrusted document."""
+    return repr(_clip(value, 60))
 
 
 def _clip(text: object, limit: int = 80) -> object:
@@ -602,7 +609,8 @@ def _write_info(element: etree._Element, info: CapInfo) -> None:
 
 # --- reading -----------------------------------------------------------------------------------------------
 
-_DOCTYPE = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_DOCTYPE = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_DECLARED_ENCODING = re.compile(r"""^\ufeff?<\?xml[^>]*?\sencoding\s*=\s*["']([^"']*)["']""")
 _PARSER = etree.XMLParser(
     resolve_entities=False,
     no_network=True,
@@ -635,21 +643,38 @@ _OUTSIDE_PROFILE = {"restriction", "responseType", "audience", "eventCode", "eff
 
 def decode_alert(xml: str | bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CapAlert:
     """The ``CapAlert`` in a CAP 1.2 document, or ``CapError`` saying why not. Safe on hostile input: the
-    size is checked before parsing, a DTD is refused, and the parser never expands entities or fetches."""
+    size is checked before parsing, a DTD is refused, and the parser never expands entities or fetches.
+
+    The link carries UTF-8 only. Holding the document to strict UTF-8 with no character XML forbids (NUL
+    above all) and no other declared encoding means libxml2 reads exactly the text checked here: a
+    declaration spelt in UTF-16, UTF-32 or EBCDIC, which a byte search would miss, never reaches it."""
     if isinstance(xml, str):
+        text = xml
         try:
             data = xml.encode("utf-8")
         except UnicodeEncodeError:
-            raise CapError("the alert text holds characters that are not Unicode scalar values") from None
+            raise CapError("the alert holds characters that are not Unicode scalar values") from None
     elif isinstance(xml, (bytes, bytearray, memoryview)):
         data = bytes(xml)
+        text = None
     else:
         raise CapError(f"an alert must be text or bytes, not {type(xml).__name__}")
     if len(data) > max_bytes:
         raise CapError(f"the alert is {len(data)} bytes, over the {max_bytes}-byte cap")
-    if not data.strip():
+    if text is None:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise CapError(f"the alert is not UTF-8 (byte {error.start}), the only encoding the link carries") from None
+    if not text.strip():
         raise CapError("the alert is empty")
-    if _DOCTYPE.search(data):
+    bad = _NOT_XML_CHAR.search(text)
+    if bad:
+        raise CapError(f"the alert holds U+{ord(bad.group()):04X} at {bad.start()}, which XML 1.0 forbids")
+    declared = _DECLARED_ENCODING.match(text)
+    if declared and declared.group(1).lower() != "utf-8":
+        raise CapError(f"the alert declares the encoding {_got(declared.group(1))}; the link carries UTF-8 only")
+    if _DOCTYPE.search(text):
         raise CapError("the alert carries a document type declaration, which is refused (no DTDs, no entities)")
     etree.clear_error_log()
     try:
@@ -660,7 +685,8 @@ def decode_alert(xml: str | bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Cap
         raise CapError(f"the alert cannot be read as XML ({_clip(str(error), 160)})") from None
     if root is None:
         raise CapError("the alert holds no element")
-    # The byte check cannot see a declaration in UTF-16 or UTF-32; the parser ignored it, but it is refused.
+    # Belt and braces: the checks above leave the parser no declaration to meet; were one to slip past, the
+    # parser would neither load nor expand it, and it is refused here.
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise CapError("the alert carries a document type declaration, which is refused (no DTDs, no entities)")
@@ -729,7 +755,7 @@ def _read_alert(root: etree._Element) -> CapAlert:
     for triple in (_one(found, "references", "alert") or "").split():
         parts = triple.split(",")
         if len(parts) != 3:
-            raise CapError(f"alert: references must be 'sender,identifier,sent' triples, got {_clip(triple)!r}")
+            raise CapError(f"alert: references must be 'sender,identifier,sent' triples, got {_got(triple)}")
         try:
             references.append(CapReference(parts[0], parts[1], parse_cap_time(parts[2], "reference sent")))
         except CapError as error:
@@ -773,9 +799,9 @@ def _read_info(element: etree._Element, where: str) -> CapInfo:
             raise CapError(f"{where}: a {RESOURCE_SHA256} parameter must end with 64 hex digits")
         matches = [index for index, resource in enumerate(resources) if resource.key == key]
         if not matches:
-            raise CapError(f"{where}: a {RESOURCE_SHA256} parameter names no resource ({_clip(key)!r})")
+            raise CapError(f"{where}: a {RESOURCE_SHA256} parameter names no resource by its uri or description")
         if len(matches) > 1 or matches[0] in hashed:
-            raise CapError(f"{where}: {RESOURCE_SHA256} for {_clip(key)!r} is ambiguous or given twice")
+            raise CapError(f"{where}: the {RESOURCE_SHA256} of resource {matches[0] + 1} is ambiguous or given twice")
         hashed.add(matches[0])
         resources[matches[0]] = CapResource(**{**_fields(resources[matches[0]]), "sha256": digest})
     try:
@@ -810,7 +836,7 @@ def _read_resource(element: etree._Element, where: str) -> CapResource:
     found = _children(element, _RESOURCE, where)
     size_text = _one(found, "size", where)
     if size_text is not None and not _SIZE.match(size_text):
-        raise CapError(f"{where}: <size> must be a whole number of bytes, got {_clip(size_text)!r}")
+        raise CapError(f"{where}: <size> must be a whole number of bytes, got {_got(size_text)}")
     try:
         return CapResource(
             description=_one(found, "resourceDesc", where),

@@ -9,7 +9,6 @@ from lxml import etree
 
 from tests.plugins.police_link.cap_schema import SchemaUnavailable, cap_schema_path
 
-
 # --- CAP 1.2 -------------------------------------------------------------------------------------------------
 
 
