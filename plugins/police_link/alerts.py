@@ -186,7 +186,7 @@ class _Tracked:
 
     id: str
     incident: dict[str, Any] | None = None
-    topics: list[str] = field(factory=list)
+    topics: set[str] = field(factory=set)
     news: list[int] = field(factory=list)
     stills: dict[str, Still] = field(factory=dict)
     seen: set[int] = field(factory=set)
@@ -293,8 +293,14 @@ class AlertDesk:
             await self._changed(tracked, event, payload.change, dict(payload.detail or {}), incident)
         finally:
             tracked.lock.release()
-        if tracked.state == "closed" and not tracked.shared and tracked.pending is None:
-            self._tracked.pop(incident_id, None)
+        self._forget_if_done(tracked)
+
+    def _forget_if_done(self, tracked: _Tracked) -> None:
+        """Let go of an incident no longer open that the force does not hold open: memory stays bounded by the
+        open and shared incidents (everything is read again from the database if it comes back)."""
+        if (tracked.pending is None and not tracked.lock.locked and not tracked.lock.waiting
+                and tracked.state not in _OPEN and (not tracked.shared or tracked.state == "closed")):
+            self._tracked.pop(tracked.id, None)
 
     async def _changed(self, tracked: _Tracked, event: Event, change: str, detail: dict[str, Any],
                        incident: dict[str, Any]) -> None:
@@ -311,7 +317,8 @@ class AlertDesk:
         if not tracked.messages:
             rule = self._auto_rule(incident, topic if news else None)
             if rule is not None:
-                await self._send(tracked, "Alert", cause_id=event.id, reason=f"automatic: {rule}",
+                await self._send(tracked, "Alert", cause_id=event.id, causation_id=event.id,
+                                 reason=f"automatic: {rule}",
                                  requested_by=None, released_by=f"hub (automatic: {rule})")
             return
         if not tracked.shared or not news:
@@ -343,7 +350,7 @@ class AlertDesk:
         if seq in tracked.seen:
             return
         tracked.seen.add(seq)
-        tracked.topics.append(topic)
+        tracked.topics.add(topic)
         if not any(match(topic) for match in NOT_NEWS):
             tracked.news = [*tracked.news, seq][-LATEST_EVENTS:]
         if topic in STILL_TOPICS:
@@ -378,6 +385,7 @@ class AlertDesk:
                 await self._send_pending(tracked)
             finally:
                 tracked.lock.release()
+            self._forget_if_done(tracked)
 
         Deferred.fromCoroutine(run()).addErrback(
             lambda failure: self._log.error("update_failed", incident=incident_id, error=failure.getErrorMessage()))
@@ -431,7 +439,8 @@ class AlertDesk:
         try:
             msg_type = "Update" if tracked.shared else "Alert"
             reason = f"sent by {request.requested_by}" + (f": {note}" if note else "")
-            message = await self._send(tracked, msg_type, cause_id=command.id, reason=reason,
+            message = await self._send(tracked, msg_type, cause_id=command.id, causation_id=command.id,
+                                       reason=reason,
                                        requested_by=request.requested_by, released_by=request.requested_by,
                                        note=note)
         finally:
@@ -453,7 +462,7 @@ class AlertDesk:
                 return CommandOutcomeKind.REFUSED, f"{self._config.force} was never sent {tracked.id}"
             if not tracked.shared:
                 return CommandOutcomeKind.REFUSED, f"{tracked.id} was already withdrawn from {self._config.force}"
-            message = await self._send(tracked, "Cancel", cause_id=command.id,
+            message = await self._send(tracked, "Cancel", cause_id=command.id, causation_id=command.id,
                                        reason=f"withdrawn by {request.requested_by}: {reason}",
                                        requested_by=request.requested_by, released_by=request.requested_by,
                                        note=reason)
@@ -584,9 +593,10 @@ class AlertDesk:
 
     def _unanswered(self, incident_id: str, identifier: str) -> None:
         self._answer_timers.pop(identifier, None)
-        tracked = self._tracked.get(incident_id)
-        message = next((m for m in (tracked.messages or []) if m.identifier == identifier), None) if tracked else None
-        if tracked is None or message is None:
+        tracked = self._tracked.setdefault(incident_id, _Tracked(incident_id))
+        self._ensure_messages(tracked)
+        message = next((m for m in tracked.messages or () if m.identifier == identifier), None)
+        if message is None:
             return
         waited = max(0.0, self._clock.seconds() - message.queued_at)
         event = self._event(
@@ -604,7 +614,7 @@ class AlertDesk:
 
     async def _send(self, tracked: _Tracked, msg_type: str, *, cause_id: str, reason: str,
                     requested_by: str | None, released_by: str, note: str | None = None,
-                    causation_id: str | None = "cause") -> SentMessage:
+                    causation_id: str | None = None) -> SentMessage:
         """Compose the incident's next message and journal it with its row and disclosures, then queue it."""
         transaction_id = f"{self._link}:{cause_id}"
         self._ensure_messages(tracked)
@@ -648,13 +658,22 @@ class AlertDesk:
                                references=tuple(previous.identifier for previous in chain),
                                requested_by=requested_by,
                                evidence=tuple(resource.sha256 for resource in resources if resource.sha256)),
-                tracked, severity=Severity.INFO, causation_id=cause_id if causation_id == "cause" else causation_id,
+                tracked, severity=Severity.INFO, causation_id=causation_id,
                 summary=f"Incident {_number(tracked)} queued for {self._config.force} as CAP {msg_type} ({reason})",
             )
 
-        jobs = [_row_insert_job(self._link, message),
-                *(self._records.disclosure_job(disclosure) for disclosure in disclosures)]
-        await self._sender.send(CAP_XML, xml, event=queued, also=jobs, transaction_id=transaction_id)
+        for attempt in range(3):
+            jobs = [_row_insert_job(self._link, message),
+                    *(self._records.disclosure_job(disclosure) for disclosure in disclosures)]
+            try:
+                await self._sender.send(CAP_XML, xml, event=queued, also=jobs, transaction_id=transaction_id)
+                break
+            except sqlite3.IntegrityError:
+                # Another link took a disclosure id chosen here (records.py): nothing was kept; fresh ids.
+                if not disclosures or attempt == 2:
+                    raise
+                disclosures = [attrs.evolve(disclosure, id=self._records.next_disclosure_id())
+                               for disclosure in disclosures]
         tracked.messages = [*messages, message]
         tracked.view = _view_of(alert) if msg_type != "Cancel" else None
         tracked.view_loaded = True
@@ -670,6 +689,8 @@ class AlertDesk:
             self._arm_answer_timer(tracked)
         self._log.info("alert_queued", identifier=identifier, incident=tracked.id, msg_type=msg_type,
                        transaction_id=transaction_id, stills=len(resources), released=len(disclosures))
+        # The log's rows went with the message; their events follow in transactions of their own (an event
+        # cannot share one with another event), so a crash just now leaves rows the events do not announce.
         for disclosure in disclosures:
             self._publish_soon(self._event(
                 ev.DISCLOSURE_RECORDED,
@@ -850,7 +871,7 @@ class AlertDesk:
             if not isinstance(topic, str):
                 continue
             tracked.seen.add(seq)
-            tracked.topics.append(topic)
+            tracked.topics.add(topic)
             if not any(match(topic) for match in NOT_NEWS):
                 tracked.news.append(seq)
             if topic in STILL_TOPICS:

@@ -365,6 +365,22 @@ def test_the_same_change_handled_twice_sends_one_message(room):
     assert len(room.alerts()) == 1
     assert room.rows("SELECT count(*) FROM police_outbox") == room.rows("SELECT count(*) FROM police_alerts") == [(1,)]
     assert len(room.events(ev.ALERT_QUEUED)) == 1
+    assert room.desk.snapshot_items()[0]["identifier"] == f"{SENDER}/INC-000001/1"
+
+
+def test_the_same_command_handled_twice_sends_one_message(room):
+    """send_to_police carried out twice for one command event: one Update, the same answer both times."""
+    incident = room.open()
+    command = room.command("send_to_police", incident, note="Suspect in a red coat")
+    first = room.run(room.desk.send_to_police(command))
+    second = room.run(room.desk.send_to_police(command))
+    assert first == second == (CommandOutcomeKind.SENT, f"queued for {FORCE} as CAP Update {SENDER}/INC-000001/2")
+    assert [alert.msg_type for alert in room.alerts()] == ["Alert", "Update"]
+    [_, queued] = room.events(ev.ALERT_QUEUED)
+    assert queued.causation_id == command.id
+    assert room.session.offered[1].transaction_id == f"{LINK}:{command.id}"
+    room.send(incident)
+    assert room.alerts()[-1].identifier == f"{SENDER}/INC-000001/3"
 
 
 # --- the operator -------------------------------------------------------------------------------------------------
@@ -753,3 +769,29 @@ def test_the_description_quotes_the_latest_events(room):
     assert description.index("Emergency button pressed at Boots") < description.index("Boots: male with a knife")
     assert "gathered" not in description
     assert json.dumps(description)  # plain text the force's systems can show
+
+
+def test_a_disclosure_id_taken_by_another_link_meanwhile_is_chosen_again(room, monkeypatch):
+    """The id chosen before the transaction is taken when it runs: nothing is kept, and it goes with a fresh id."""
+    other = PoliceRecords(room.harness.database, "police_link.other_force")
+    taken = other.disclosure_job(attrs.evolve(_disclosure(), id=1))
+    room.run(_awaited(room.harness.database.write(taken)))
+    chosen = iter([1])
+    real = room.desk._records.next_disclosure_id
+    monkeypatch.setattr(room.desk._records, "next_disclosure_id", lambda: next(chosen, None) or real())
+    incident = room.open("Camera 12 lost video", topic="onvif.camera.offline", severity=Severity.LOW)
+    sha256 = room.snapshot(incident)
+    room.send(incident)
+    assert len(room.alerts()) == 1
+    [mine] = PoliceRecords(room.harness.database, LINK).disclosures(link=LINK)
+    assert (mine.id, mine.item) == (2, sha256)
+    [recorded] = room.events(ev.DISCLOSURE_RECORDED)
+    assert recorded.payload.disclosure_id == 2
+
+
+def _disclosure() -> Any:
+    from plugins.police_link.records import Disclosure
+
+    return Disclosure(id=None, at=START, link="police_link.other_force", recipient="Another force", what="still",
+                      item="a" * 64, why="test", request_id=None, crime_reference=None, released_by="op.smith",
+                      expires_at=None, sha256=None, detail={})
