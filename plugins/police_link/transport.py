@@ -321,6 +321,7 @@ class _ClientProtocol(_LinkProtocolMixin, WebSocketClientProtocol):
 
 class _ClientFactory(WebSocketClientFactory):
     protocol = _ClientProtocol
+    noisy = False  # "Starting factory ..." on every reconnect says nothing link_opened does not
 
     def __init__(self, *, url: str, reactor: Any, service: LinkClientService, log: Any) -> None:
         super().__init__(url=url, protocols=[SUBPROTOCOL], reactor=reactor)
@@ -502,6 +503,7 @@ class _ServerProtocol(_LinkProtocolMixin, WebSocketServerProtocol):
 
 class _ServerFactory(WebSocketServerFactory):
     protocol = _ServerProtocol
+    noisy = False
 
     def __init__(self, *, reactor: Any, endpoint_for: Callable[[FrameTransport], LinkEndpoint | None],
                  log: Any) -> None:
