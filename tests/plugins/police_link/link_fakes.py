@@ -211,8 +211,9 @@ class Wire:
         self._call: Any = None
         self.up = False
         self.delivered = 0
-        #: Called with (receiving session, text) before each frame is delivered; may cut the wire.
-        self.watch: Callable[[LinkSession, str], None] | None = None
+        #: Called with (receiving session, text) before each frame is delivered; may cut the wire. It returns
+        #: None to deliver the frame, False to lose it, or other text to deliver instead.
+        self.watch: Callable[[LinkSession, str], str | bool | None] | None = None
         self.left_end = _End(self, right, "left")
         self.right_end = _End(self, left, "right")
 
@@ -241,9 +242,13 @@ class Wire:
         while self._queue and self.up:
             to, text = self._queue.popleft()
             if self.watch is not None:
-                self.watch(to, text)
+                verdict = self.watch(to, text)
                 if not self.up:
                     return
+                if verdict is False:
+                    continue
+                if isinstance(verdict, str):
+                    text = verdict
             self.delivered += 1
             to.text_received(text)
 
