@@ -36,6 +36,8 @@ class End:
         directory.mkdir(parents=True, exist_ok=True)
         self.harness = BusHarness(directory, clock, plugin_schemas=(POLICE_SCHEMA,))
         self.sent: list[str] = []
+        #: link_seqs this end answers busy the first time they come.
+        self.busy_once: set[int] = set()
         self.open()
 
     def open(self) -> None:
@@ -69,6 +71,9 @@ class End:
         return Deferred.fromCoroutine(self._take(inbound))
 
     async def _take(self, inbound: Inbound) -> Verdict:
+        if inbound.link_seq in self.busy_once:
+            self.busy_once.discard(inbound.link_seq)
+            return Verdict("busy", "try again shortly")
         event = self.harness.note(inbound.transaction_id, topic=RECEIVED)
         await self.harness.bus.publish(event, also=self.store.inbox_job(inbound, "ok"))
         return Verdict("ok")
@@ -174,6 +179,24 @@ def test_what_is_sent_again_is_answered_duplicate_and_taken_once(ends):
     assert statuses.count("duplicate") == 64 and statuses.count("ok") == 136
     assert hub.session.backlog == 0
     assert hub.store.counts()["delivered"] == 200
+
+
+def test_a_busy_end_gets_everything_once_in_order_after_its_pauses(ends):
+    """The force is busy for a few messages: the hub pauses and resends from each; later messages wait
+    their turn, so nothing is taken out of order and no gap is reported."""
+    hub, force = ends
+    hub.queue(300)
+    force.busy_once = {5, 6, 70, 299}
+    wire = Wire(hub.clock, hub.session, force.session)
+    wire.connect()
+    for _ in range(20):
+        hub.harness.settle(TURNS)
+        if hub.session.backlog == 0:
+            break
+        hub.clock.advance(5)
+    assert force.received() == hub.sent
+    assert force.busy_once == set() and force.listener.all("gap") == []
+    assert hub.session.backlog == 0 and hub.store.counts()["delivered"] == 300
 
 
 def test_stopping_both_ends_leaves_no_timer(ends):
