@@ -460,10 +460,10 @@ def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
     assert replaced == 1
     text, replaced = re.subn(r'^listen = .*$', 'listen = "127.0.0.1:0"', text, flags=re.MULTILINE)
     assert replaced == 1
-    # The simulated radios' pseudo-terminal links, the cameras' password and the fibre nodes' SNMPv3
-    # passwords live beside the demo's data.
+    # The simulated radios' pseudo-terminal links, the cameras' password, the fibre nodes' SNMPv3
+    # passwords, the police link's test PKI and the simulated force's records live beside the demo's data.
     text, replaced = re.subn(r'"\.\./data/demo/', '"demo-data/', text)
-    assert replaced == 16
+    assert replaced == 21
     config = tmp_path / "demo.toml"
     config.write_text(text)
 
@@ -473,10 +473,11 @@ def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
         banner = demo.wait_for_line(r"^Partner hub .*: demo running on ")
         console = demo.wait_for_line(r"^  console: +http://127\.0\.0\.1:\d+/$")
         login = demo.wait_for_line(r"^  log in as: +operator / \S{12,}$")
-        demo.wait_for_line(r"^  adapters: +shopwatch\.shopwatch, shopwatch\.pubwatch, onvif\.cameras, fibre\.fibre$")
+        demo.wait_for_line(r"^  adapters: +shopwatch\.shopwatch, shopwatch\.pubwatch, onvif\.cameras, fibre\.fibre, police_link\.police$")
         demo.wait_for_line(r"#\d+\s+info\s+shopwatch\.radio\.identified\s+Shopwatch base radio: TM8255")
         demo.wait_for_line(r"#\d+\s+info\s+onvif\.camera\.online\s")
         demo.wait_for_line(r"#\d+\s+info\s+fibre\.node\.up\s")
+        demo.wait_for_line(r"#\d+\s+info\s+police\.link\.connected\s")
 
         code = demo.terminate()
 
@@ -485,10 +486,10 @@ def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
         assert any(str(tmp_path / "demo-data" / "journal.sqlite3") in line for line in demo.lines)
         assert_no_traceback(demo.stderr)
     # A clean stop: the hub says it is stopping, then each adapter (two radios, the cameras, the fibre
-    # ring) has stopped.
+    # ring, the police link) has stopped, and the police link reports no outage for its own stop.
     topics = journal_topics(tmp_path / "demo-data")
     stopping = topics.index("hub.process.stopping")
-    assert topics[stopping + 1 :] == ["adapter.health.stopped"] * 4
+    assert topics[stopping + 1 :] == ["adapter.health.stopped"] * 5
 
 
 def test_demo_makes_up_secret_files_in_its_own_data_folder_and_nowhere_else(tmp_path):

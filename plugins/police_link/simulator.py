@@ -34,10 +34,10 @@ def _cameras(_instance: object, _attribute: object, value: tuple[str, ...]) -> N
 
 @frozen
 class PolicePeerSimConfig:
-    """The demo's force end: where it listens, where its PKI and records live, how it answers and asks."""
+    """The demo's force end: where it listens, where its PKI and its records live, how it answers and asks."""
 
     pki_dir: Path
-    data_dir: Path
+    records_dir: Path
     port: int = field(default=18443, validator=between(1, 65535))
     interface: str = "127.0.0.1"
     force: str = "Demo Constabulary"
@@ -72,7 +72,7 @@ class PolicePeerSimulator(Service):
             init_pki(pki, now=now, server_names=config.server_names, force_name=config.force)
             if self._log is not None:
                 self._log.info("police_peer_pki_made", directory=str(pki))
-        store = PeerStore(config.data_dir / PEER_DATABASE)
+        store = PeerStore(config.records_dir / PEER_DATABASE)
         listen = listen_for_hub(self._reactor, port=config.port, interface=config.interface,
                                 certificate=pki / "force-server.pem", key=pki / "force-server.key",
                                 client_ca=pki / "ca.pem", log=self._log)
