@@ -282,7 +282,10 @@ class LinkSession:
         # Connections closed by this session whose detach has not come yet.
         self._let_go = 0
         self._resumed = False
-        self._snapshot_after: int | None = None
+        # The snapshot is due once the messages owed at the other end's resume are all answered: how many
+        # of them (link_seq up to _snapshot_after) are still owed.
+        self._snapshot_after = 0
+        self._snapshot_waiting = 0
         self._snapshot_due = False
 
         self._inbox: deque[tuple[Any, ...]] = deque()
@@ -545,7 +548,8 @@ class LinkSession:
         self._resumed = True
         owed = list(self._owed.values())
         self.resend_from = owed[0].link_seq if owed else None
-        self._snapshot_after = owed[-1].link_seq if owed else None
+        self._snapshot_after = owed[-1].link_seq if owed else 0
+        self._snapshot_waiting = len(owed)
         self._snapshot_due = True
         self._log.info("link_resumed", peer_last_seq_received=last_seq_received, backlog=len(owed),
                        resend_from=self.resend_from)
@@ -606,6 +610,8 @@ class LinkSession:
     def _acknowledge(self, message: Outbound, status: str, reason: str | None, now: float | None = None) -> None:
         transaction_id = message.transaction_id
         del self._owed[transaction_id]
+        if self._snapshot_due and message.link_seq <= self._snapshot_after:
+            self._snapshot_waiting -= 1
         self._in_flight.pop(transaction_id, None)
         self._busy.discard(transaction_id)
         at = self._clock.seconds() if now is None else now
@@ -628,10 +634,7 @@ class LinkSession:
         self._tell("acknowledged", batch)
 
     def _maybe_snapshot(self) -> None:
-        if not self._snapshot_due or self._transport is None:
-            return
-        first = next(iter(self._owed.values()), None)
-        if first is not None and self._snapshot_after is not None and first.link_seq <= self._snapshot_after:
+        if not self._snapshot_due or self._snapshot_waiting > 0 or self._transport is None:
             return
         self._snapshot_due = False
         try:
