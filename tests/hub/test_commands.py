@@ -19,7 +19,14 @@ from hub.commands import (
     outcome_event,
     subscribe_commands,
 )
-from hub.events import CommandOutcome, CommandOutcomeKind, CommandRequested, Event, Severity, Subject
+from hub.events import (
+    CommandOutcome,
+    CommandOutcomeKind,
+    CommandRequested,
+    Event,
+    Severity,
+    Subject,
+)
 from hub.testing import (
     BusHarness,
     assert_no_pending_timers,

@@ -9,9 +9,20 @@ from pathlib import Path
 import pytest
 
 from hub.api import PluginSchema
-from hub.database import Database, DatabaseClosed, PluginSchemaError, migrate_plugin_schemas
+from hub.database import (
+    Database,
+    DatabaseClosed,
+    PluginSchemaError,
+    migrate_plugin_schemas,
+)
 from hub.journal import JOURNAL_MIGRATIONS
-from hub.sqlite_writer import InlineSqliteWriter, WriterSettings, open_connection, run_batch
+from hub.sqlite_writer import (
+    InlineSqliteWriter,
+    WriterSettings,
+    migrate,
+    open_connection,
+    run_batch,
+)
 from hub.store import HUB_MIGRATIONS
 from hub.testing import BusHarness, failure_result_of, success_result_of
 
@@ -39,8 +50,6 @@ DOORS_V2 = PluginSchema(name="doors", migrations=(create_doors, add_door_notes))
 
 def hub_file(tmp_path: Path) -> sqlite3.Connection:
     """A hub database as the hub's own migrations leave it, on an autocommit connection."""
-    from hub.sqlite_writer import migrate
-
     connection = open_connection(tmp_path / "journal.sqlite3", WriterSettings())
     migrate(connection, HUB_MIGRATIONS)
     return connection
