@@ -279,13 +279,13 @@ class PoliceLinkAdapter(Service):
             try:
                 request = decode_request(inbound.payload)
             except MessageError as error:
-                return await self._invalid(inbound, error.reason, error.path)
+                return await self._invalid(inbound, str(error), error.path)
             return await self.desk.received(inbound, request)
         if inbound.content_type == ALERT_ANSWER:
             try:
                 answer = decode_alert_answer(inbound.payload)
             except MessageError as error:
-                return await self._invalid(inbound, error.reason, error.path)
+                return await self._invalid(inbound, str(error), error.path)
             return await self.alerts.answered(inbound, answer)
         return await self._invalid(inbound, f"content type {inbound.content_type[:100]!r} is not one the hub takes",
                                    None)
