@@ -132,6 +132,13 @@ def _state_of(status: Any) -> str:
     return getattr(status.state, "value", status.state)
 
 
+def _link_state(service: Any) -> str | None:
+    """The state of an adapter's link to its partner (``up``, ``down``, ``fault``), for an adapter service
+    that keeps one as ``link_state``; None for the rest."""
+    state = getattr(service, "link_state", None)
+    return state if isinstance(state, str) else None
+
+
 class Api:
     """The handlers, sharing the backend, the live stream, the web metrics and the route table."""
 
@@ -378,10 +385,12 @@ class Api:
 
     async def adapters(self, ctx: RequestContext) -> Response:
         b = self.backend
+        services = dict(b.adapter_services())
         adapters = [
             {"name": status.name, "type": status.adapter_type, "state": _state_of(status),
              "attempt": status.attempt, "last_error": status.last_error,
-             "last_heard_at": iso(status.last_heard_at), "started_at": iso(status.started_at)}
+             "last_heard_at": iso(status.last_heard_at), "started_at": iso(status.started_at),
+             "link": _link_state(services.get(status.name))}
             for status in b.adapters()
         ]
         partners = [

@@ -50,7 +50,8 @@ def tls_options(certificate: Path, private_key: Path) -> Any:
     return ssl.CertificateOptions(privateKey=key, certificate=leaf, extraCertChain=chain)
 
 
-def _plugin_routes(plugins: Any, context: Any, log: Any) -> list[Route]:
+def _plugin_routes(plugins: Any, context: Any, log: Any,
+                   actor: Callable[[str, str, str | None], Any] | None = None) -> list[Route]:
     routes: list[Route] = []
     if plugins is None:
         return routes
@@ -68,6 +69,9 @@ def _plugin_routes(plugins: Any, context: Any, log: Any) -> list[Route]:
         path = f"/api/plugins/{plugin}/{web_route.path.strip('/')}"
 
         async def handler(ctx: Any, resource: Any = resource) -> Takeover:
+            # Who asks, as the audit log names them, for a resource that records what it hands out.
+            if actor is not None and ctx.request is not None and ctx.principal is not None:
+                ctx.request.hub_actor = actor(ctx.principal.name, ctx.principal.role, ctx.client)
             return Takeover(resource.render)
 
         for method in methods or ["GET"]:
@@ -145,7 +149,7 @@ class WebService(Service):
         self.stream = LiveStream(bus, reactor, self.log.bind(part="stream"), on_event=self.metrics.event_seen,
                                  session_alive=session_alive(sessions))
         self.api = Api(self.backend, self.stream, self.metrics, static_dir)
-        self.table = build_routes(self.api, _plugin_routes(plugins, plugin_context, self.log))
+        self.table = build_routes(self.api, _plugin_routes(plugins, plugin_context, self.log, self.backend.actor))
         self.resource = HubResource(self.table, WebAuth(self.backend), self.metrics, self.log,
                                     csp=content_security_policy(config.map.tile_url))
         self.site = make_site(self.resource, config.web.max_request_bytes)

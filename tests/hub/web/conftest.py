@@ -82,6 +82,8 @@ class WebHarness:
     throttle: Any = None
     evidence: Any = None
     adapter_types: dict[str, AdapterType] = field(factory=lambda: {"radio": RADIO})
+    #: (instance name, service) for each adapter, as the hub gives them (None: none).
+    adapter_services: Any = None
 
     async def start(self) -> "WebHarness":
         self.bus = BusHarness(self.tmp_path, clock=reactor)
@@ -107,7 +109,7 @@ class WebHarness:
             throttle=self.throttle, partners=PartnerGate(config.partners, reactor), audit=self.audit,
             directory=self.directory, evidence=self.evidence, adapters=self.adapters, adapter_types=self.adapter_types,
             plugins=self.plugins, config=config, reactor=reactor, events=self.bus.events,
-            static_dir=self.static_dir,
+            static_dir=self.static_dir, adapter_services=self.adapter_services,
         )
         self.service.startService()
         await self.service.when_listening()
