@@ -5,7 +5,9 @@ The entry point ``police_link = plugins.police_link.plugin:plugin`` names the ``
 
 from __future__ import annotations
 
-from hub.api import AdapterType, CliCommand, PluginSchema, SimulatorType
+from pathlib import Path
+
+from hub.api import AdapterType, CliCommand, ConsolePanel, PluginSchema, SimulatorType, WebRoute
 from hub.hookspecs import hookimpl
 from plugins.police_link import peer_cli
 from plugins.police_link.adapter import PoliceLinkAdapter
@@ -15,6 +17,7 @@ from plugins.police_link.config import PoliceLinkConfig
 from plugins.police_link.events import EVENT_TYPES
 from plugins.police_link.schema import POLICE_SCHEMA
 from plugins.police_link.simulator import POLICE_PEER_SIMULATOR
+from plugins.police_link.web import WEB_ROUTES
 
 
 class PoliceLinkPlugin:
@@ -47,6 +50,21 @@ class PoliceLinkPlugin:
     @hookimpl
     def hub_register_simulators(self) -> list[SimulatorType]:
         return [POLICE_PEER_SIMULATOR]
+
+    @hookimpl
+    def hub_register_web_routes(self) -> list[WebRoute]:
+        return list(WEB_ROUTES)
+
+    @hookimpl
+    def hub_register_console_panels(self) -> list[ConsolePanel]:
+        return [
+            ConsolePanel(
+                name="police",
+                title="Police link",
+                script_path=str(Path(__file__).with_name("static") / "police.js"),
+                description="Each link to the force, its open requests, footage held and the disclosure log",
+            )
+        ]
 
     @hookimpl
     def hub_register_cli_commands(self) -> list[CliCommand]:
