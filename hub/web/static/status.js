@@ -2,6 +2,11 @@
 // Read from GET /api/adapters, then kept current from the stream: adapter.health.* events change an
 // adapter's state, and any event from a source counts as a message heard from it.
 //
+// An adapter that keeps a link to a partner (the police link) has a Link column too: its `link` in
+// GET /api/adapters, then its own `<kind>.link.<state>` events about subject kind partner_link naming the
+// adapter (police.link.connected, .restored: up; .lost: down; .fault: line fault). A line fault lasts until
+// the partner is heard again: a connection lost meanwhile does not hide it.
+//
 // Below them, for the roles that may act, the commands of every running adapter (GET /api/commands), to
 // send without an incident (POST /api/commands): a broadcast to the radio scheme, say. Each form shows the
 // adapter's outcome when its `<type>.command.<outcome>` event arrives on the stream.
@@ -22,6 +27,20 @@ function stateClass(state) {
   return "idle";
 }
 
+// What a partner link's events say of it; other `<kind>.link.*` topics (a gap, a refused frame) say nothing.
+const LINK_EVENTS = { connected: "up", restored: "up", up: "up", lost: "down", down: "down", disconnected: "down", fault: "fault" };
+const LINK_LABELS = { up: "up", down: "down", fault: "line fault" };
+const LINK_CLASSES = { up: "good", down: "warn", fault: "bad" };
+
+/** The link state an event reports for the adapter it names, or null: [adapter name, state]. */
+export function linkStateOf(event) {
+  const subject = event.subject || {};
+  const parts = String(event.topic || "").split(".");
+  if (subject.kind !== "partner_link" || !subject.id || parts.length !== 3 || parts[1] !== "link") return null;
+  const state = LINK_EVENTS[parts[2]];
+  return state ? [String(subject.id), state] : null;
+}
+
 export class StatusView {
   constructor({ container, toast, session = () => null, cameras = null }) {
     this.container = container;
@@ -35,6 +54,7 @@ export class StatusView {
     this.tables = null;
     this.commandsBox = null;
     this.adapters = new Map();
+    this.links = new Map(); // adapter name -> "up" | "down" | "fault", kept across reloads of the list
     this.partners = new Map();
     this.bus = null;
     this.loaded = false;
@@ -56,6 +76,9 @@ export class StatusView {
         this.canAct ? get("/api/commands") : Promise.resolve({ commands: [] }),
       ]);
       this.adapters = new Map((data.adapters || []).map((adapter) => [adapter.name, { ...adapter }]));
+      for (const adapter of data.adapters || []) {
+        if (LINK_LABELS[adapter.link]) this.links.set(adapter.name, adapter.link);
+      }
       this.partners = new Map((data.partners || []).map((partner) => [partner.name, { ...partner }]));
       this.bus = data.bus || null;
       this.commands = offered.commands || [];
@@ -74,6 +97,7 @@ export class StatusView {
     this.commandsKey = null;
     this.pending.clear();
     this.adapters = new Map();
+    this.links = new Map();
     this.partners = new Map();
     this.loaded = false;
     this.tables = null;
@@ -112,6 +136,12 @@ export class StatusView {
         adapter.last_error = payload.reason || (adapter.state === "running" ? null : adapter.last_error);
         adapter.changed_at = at;
         this.adapters.set(payload.adapter, adapter);
+        changed = true;
+      }
+      const link = linkStateOf(event);
+      if (link) {
+        const [name, state] = link;
+        if (!(state === "down" && this.links.get(name) === "fault")) this.links.set(name, state);
         changed = true;
       }
       if (event.source && this.adapters.has(event.source) && !topic.startsWith("adapter.health.")) {
@@ -155,16 +185,17 @@ export class StatusView {
         this.bus ? h("span", { class: "muted" }, `Journal head ${this.bus.head}`) : null),
       this.error ? h("p", { class: "error" }, `Could not read the status: ${this.error}`) : null,
       h("table", { class: "status-table", "aria-label": "Adapters" },
-        h("thead", {}, h("tr", {}, ["Adapter", "Type", "State", "Last message", "Restarts", "Last problem"].map((title) => h("th", { scope: "col" }, title)))),
+        h("thead", {}, h("tr", {}, ["Adapter", "Type", "State", "Link", "Last message", "Restarts", "Last problem"].map((title) => h("th", { scope: "col" }, title)))),
         h("tbody", {}, adapters.length
           ? adapters.map((adapter) => h("tr", { dataset: { adapter: adapter.name } },
             h("th", { scope: "row" }, adapter.name),
             h("td", {}, adapter.type || ""),
             h("td", {}, h("span", { class: ["health", stateClass(adapter.state)] }, adapter.state || "unknown")),
+            h("td", { class: "link" }, this.linkCell(adapter.name)),
             h("td", {}, when(adapter.last_heard_at)),
             h("td", { class: "num" }, adapter.attempt ? String(adapter.attempt) : "0"),
             h("td", { class: "problem" }, adapter.last_error || "")))
-          : h("tr", {}, h("td", { colspan: 6, class: "muted" }, this.loaded ? "No adapters are configured." : "Loading…")))),
+          : h("tr", {}, h("td", { colspan: 7, class: "muted" }, this.loaded ? "No adapters are configured." : "Loading…")))),
       h("table", { class: "status-table", "aria-label": "Partners" },
         h("thead", {}, h("tr", {}, ["Partner", "Name", "Last report"].map((title) => h("th", { scope: "col" }, title)))),
         h("tbody", {}, partners.length
@@ -173,6 +204,13 @@ export class StatusView {
             h("td", {}, partner.display_name || ""),
             h("td", {}, when(partner.last_report_at))))
           : h("tr", {}, h("td", { colspan: 3, class: "muted" }, this.loaded ? "No partners post over HTTP." : "Loading…")))));
+  }
+
+  /** The state of the adapter's partner link, coloured; nothing for an adapter without one. */
+  linkCell(name) {
+    const state = this.links.get(name);
+    if (!state) return null;
+    return h("span", { class: ["health", "link-state", LINK_CLASSES[state]], dataset: { link: state } }, LINK_LABELS[state]);
   }
 
   /** The commands of every running adapter; those of adapters that are down are named, not offered. */
