@@ -143,6 +143,29 @@ class PoliceLinkAdapter(Service):
                 part.stop()
         await self._outbox.drain()
 
+    # --- what the console and the API read ------------------------------------------------------------
+
+    @property
+    def link_state(self) -> str | None:
+        """``up``, ``fault`` or ``down`` (resuming counts as down until both ends have said where they are);
+        None before the adapter has started."""
+        session = self.session
+        if session is None:
+            return None
+        if session.state is LinkState.UP:
+            return "up"
+        if session.state is LinkState.FAULT:
+            return "fault"
+        return "down"
+
+    @property
+    def peer(self) -> str | None:
+        return self._transport.peer if self._transport is not None else None
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self._transport.fingerprint if self._transport is not None else None
+
     # --- the endpoint the transport talks to (forwarded to the session) -----------------------------------
 
     def attach(self, transport: FrameTransport) -> None:
@@ -157,6 +180,7 @@ class PoliceLinkAdapter(Service):
         self.session.text_received(text)
 
     def detach(self, reason: str) -> None:
+        self._transport = None
         assert self.session is not None
         self.session.detach(reason)
 
