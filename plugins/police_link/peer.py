@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+import structlog
 from attrs import frozen
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
@@ -75,7 +76,8 @@ class PolicePeer(Service):
         self._listen = listen
         self.settings = settings
         self._schema = cap_schema
-        self._log = log
+        # The session logs as it goes (a line fault, a refused frame): without a logger it would fail there.
+        self._log = log if log is not None else structlog.get_logger().bind(component="police-peer")
         self._show = show
         self._random = rng if rng is not None else random_module.Random()
         self._port: Any = None
