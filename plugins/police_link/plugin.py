@@ -7,9 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub.api import AdapterType, CliCommand, ConsolePanel, PluginSchema, SimulatorType, WebRoute
+from hub.api import (
+    AdapterType,
+    Benchmark,
+    CliCommand,
+    ConsolePanel,
+    PluginSchema,
+    SimulatorType,
+    WebRoute,
+)
 from hub.hookspecs import hookimpl
-from plugins.police_link import peer_cli
+from plugins.police_link import bench, peer_cli
 from plugins.police_link.adapter import PoliceLinkAdapter
 from plugins.police_link.cli import PKI_COMMAND
 from plugins.police_link.commands import COMMANDS
@@ -76,6 +84,18 @@ class PoliceLinkPlugin:
                 add_arguments=peer_cli.add_arguments,
                 run=peer_cli.run,
             ),
+        ]
+
+    @hookimpl
+    def hub_register_benchmarks(self) -> list[Benchmark]:
+        return [
+            Benchmark(
+                name="police",
+                help=("alerts queued during an outage drained over mutual TLS to a reference force end, beside "
+                      "raw WebSocket round trips on the same connection; latency of a new alert on an idle link"),
+                add_arguments=bench.add_arguments,
+                run=bench.run_benchmark,
+            )
         ]
 
 
