@@ -29,7 +29,7 @@ FIGURES = {
     "raw_round_trips", "raw_round_trips_per_s", "raw_cpu_s", "raw_cpu_s_per_1000",
     "raw_sequential_round_trips", "raw_sequential_round_trips_per_s",
     "ratio", "ratio_goal", "new_alert_p99_goal_ms", "goals_met", "frames_note",
-    "force_received_alerts", "force_received_by_msg_type", "force_received_exactly_once", "force_received_in_order",
+    "force_received_alerts", "force_received_other_alerts", "force_received_by_msg_type", "force_received_exactly_once", "force_received_in_order",
     "python", "cpus", "machine", "load_average_before", "load_average_after",
 }
 
@@ -57,7 +57,7 @@ def test_hub_bench_police_prints_every_figure_as_one_json_object(tmp_path):
     assert result["link_state_while_queued"] in ("disconnected", "fault")
     assert result["backlog_after_drain"] == 0
     assert result["acknowledgements_not_ok"] == {}
-    assert result["force_received_alerts"] == 45
+    assert result["force_received_alerts"] == 45 and result["force_received_other_alerts"] == 0
     assert result["force_received_by_msg_type"] == {"Alert": 45}
     assert result["force_received_exactly_once"] is True
     assert result["force_received_in_order"] is True
