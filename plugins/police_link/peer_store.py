@@ -57,6 +57,10 @@ _STATEMENTS = (
     )
     """,
     """
+    -- open_incidents finds each incident's newest message: without it that is a scan per incident.
+    CREATE INDEX IF NOT EXISTS alerts_incident ON alerts (incident_id, seq)
+    """,
+    """
     CREATE TABLE IF NOT EXISTS requests (
         request_id TEXT PRIMARY KEY,
         request_type TEXT NOT NULL,
