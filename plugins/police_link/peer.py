@@ -169,6 +169,20 @@ class PolicePeer(Service):
         for ack in acks:
             if ack.status not in ("ok", "duplicate"):
                 self._show(f"the hub refused message {ack.message.link_seq}: {ack.status} {ack.reason or ''}")
+                self._request_refused(ack)
+
+    def _request_refused(self, ack: Any) -> None:
+        # A request the hub refused at link level (invalid, or stale: past its deadline) gets no business answer:
+        # it is over, and must not stay open in this end's snapshot.
+        if ack.message.content_type != POLICE_REQUEST:
+            return
+        try:
+            request_id = json.loads(ack.message.body).get("request_id")
+        except (ValueError, AttributeError):
+            return
+        if isinstance(request_id, str):
+            self.store.run(self.store.request_answer_job(request_id, ack.status, ack.reason or ack.status, {},
+                                                         ack.at))
 
     def gap(self, expected: int, received: int) -> None:
         self.gaps.append((expected, received))
@@ -190,9 +204,9 @@ class PolicePeer(Service):
         self._show(f"stale message {inbound.link_seq} from the hub (past its deadline)")
 
     def _snapshot(self) -> tuple[list[dict], list[dict]]:
+        now = self._reactor.seconds()
         requests = [{"request_id": r["request_id"], "request_type": r["request_type"],
-                     "state": r["outcome"] or "sent"} for r in self.store.requests()
-                    if r["outcome"] in (None, "accepted")]
+                     "state": r["outcome"] or "sent"} for r in self.store.requests() if _still_open(r, now)]
         return self.store.open_incidents(), requests
 
     # --- what arrives ---------------------------------------------------------------------------------------
@@ -353,6 +367,23 @@ class PolicePeer(Service):
             if have >= entry[0]:
                 self._waiting.remove(entry)
                 entry[1].callback(have)
+
+
+def _still_open(request: dict[str, Any], now: float) -> bool:
+    """Whether the hub still holds a request open, as this end can tell: not yet answered; or accepted and not
+    over (a camera pointed is done once accepted, a live view ends at its stream's expiry; footage on hold and
+    a place watched end with a "done" answer)."""
+    if request["outcome"] is None:
+        return True
+    if request["outcome"] != "accepted" or request["request_type"] == "point_camera":
+        return False
+    if request["request_type"] == "live_view":
+        expires = ((request["answer"] or {}).get("stream") or {}).get("expires_at")
+        try:
+            return datetime.fromisoformat(expires).timestamp() > now
+        except (TypeError, ValueError):
+            return False
+    return True
 
 
 def listen_for_hub(reactor: Any, *, port: int, interface: str, certificate: Path, key: Path, client_ca: Path,
