@@ -459,6 +459,14 @@ async def test_the_forces_requests_are_carried_out_end_to_end_with_a_real_camera
     await until(lambda: peer.store._connection.execute(
         "SELECT status FROM outbox WHERE transaction_id = ?", (stale.payload.transaction_id,)).fetchone()[0] == "stale",
         "the late request answered stale")
-    assert answer_to(peer, late) is None and room.events.find(ev.REQUEST_RECEIVED, where=lambda e:
-                                                              e.payload.request_id == late) == []
+    assert room.events.find(ev.REQUEST_RECEIVED, where=lambda e: e.payload.request_id == late) == []
+    assert answer_to(peer, late, "stale")  # over at the force's end too
     assert room.events.find(ev.MESSAGE_REFUSED) == [] and peer.refused == []
+
+    # After a reconnect both ends compare what they hold open: only the live view, still being watched.
+    mark = room.events.mark()
+    force.drop()
+    compared = await room.events.first(ev.LINK_SNAPSHOT, since=mark)
+    assert [item["request_id"] for item in peer.snapshots[-1].requests] == [live]
+    assert (compared.payload.force_requests, compared.payload.unknown_requests,
+            compared.payload.answered_requests, compared.payload.missing_incidents) == (1, (), (), ())

@@ -232,6 +232,49 @@ def test_bad_input_is_answered_with_a_question_mark_and_queues_nothing(console, 
     assert peer.store.load().pending == () and peer.store.requests() == []
 
 
+def test_the_snapshot_lists_the_requests_the_hub_still_holds_open(console):
+    """Unanswered requests, accepted live views not yet expired, footage on hold and places watched are open;
+    a camera pointed, a live view past its expiry, anything refused, failed, stale or done is not."""
+    peer, clock, _say = console
+    now = clock.seconds()
+
+    def request(request_id, request_type, outcome=None, answer=None):
+        peer.store.run(peer.store.request_job(request_id, request_type, {}, now))
+        if outcome is not None:
+            peer.store.run(peer.store.request_answer_job(request_id, outcome, "said", answer or {}, now))
+
+    def stream(seconds):
+        return {"stream": {"expires_at": datetime.fromtimestamp(now + seconds, UTC).isoformat()}}
+
+    request("A-waiting", "live_view")
+    request("B-watching", "live_view", "accepted", stream(60))
+    request("C-expired", "live_view", "accepted", stream(-1))
+    request("D-pointed", "point_camera", "accepted")
+    request("E-held", "retain_footage", "accepted")
+    request("F-watched", "monitor_location", "accepted")
+    request("G-done", "monitor_location", "done")
+    request("H-refused", "live_view", "refused")
+    request("I-stale", "point_camera", "stale")
+    _incidents, requests = peer._snapshot()
+    assert [(item["request_id"], item["state"]) for item in requests] == [
+        ("A-waiting", "sent"), ("B-watching", "accepted"), ("E-held", "accepted"), ("F-watched", "accepted")]
+
+
+def test_a_request_the_hub_refuses_at_link_level_is_over(console):
+    """A request answered error or stale at link level (it gets no business answer) is recorded so, and so is
+    no longer open; another message refused changes no request."""
+    peer, _clock, say = console
+    request_id = say("live 42")[len("sent "):]
+    [message] = peer.store.load().pending
+    peer.acknowledged([Acknowledged(message=message, status="stale", reason="it arrived after its deadline",
+                                    at=START)])
+    peer.acknowledged([Acknowledged(message=outbound(9), status="error", reason="?", at=START)])
+    [record] = peer.store.requests()
+    assert (record["request_id"], record["outcome"], record["detail"]) == (
+        request_id, "stale", "it arrived after its deadline")
+    assert peer._snapshot()[1] == []
+
+
 def test_a_force_end_made_without_a_logger_lives_through_a_silence(tmp_path):
     """Without a ``log``, a force end that hears nothing for longer than its line fault time reports the fault
     (its session logs it) instead of failing."""
