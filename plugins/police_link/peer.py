@@ -104,6 +104,13 @@ class PolicePeer(Service):
             line_fault_after_s=settings.line_fault_after_s, window=settings.window,
             max_frame_bytes=settings.max_frame_bytes)
         self.session.start()
+        if settings.answer != "manual":
+            # Answers waiting on a timer when this end stopped: without this the hub would wait in vain and tell
+            # its operator to phone a force that meant to accept.
+            open_incidents = {item["incident_id"] for item in self.store.open_incidents()}
+            for alert in self.store.alerts():
+                if alert["msg_type"] == "Alert" and alert["answer"] is None and alert["incident_id"] in open_incidents:
+                    self._answer_later(alert["identifier"], alert["incident_id"] or "")
 
         def listening(port: Any) -> None:
             self._port = port
