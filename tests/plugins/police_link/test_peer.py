@@ -275,6 +275,28 @@ def test_a_request_the_hub_refuses_at_link_level_is_over(console):
     assert peer._snapshot()[1] == []
 
 
+def test_alerts_left_unanswered_when_the_force_end_stopped_are_answered_after_it_starts_again(tmp_path):
+    """A force end answering after a delay that stopped before it answered answers when it is back, after the
+    delay: the Alert of an open incident once, not one withdrawn (Cancel), nor one answered already."""
+    clock = MemoryReactorClock()
+    clock.advance(START)
+    store = PeerStore(tmp_path / "answers.sqlite3")
+    store.run(alert_job(store, 1, "INC-1"), alert_job(store, 2, "INC-2"), alert_job(store, 3, "INC-3"),
+              alert_job(store, 4, "INC-2", "Cancel"), store.answer_alert_job("cctv/INC-3/3", "accepted", START))
+    peer = PolicePeer(clock, store, listen=lambda endpoint_for: succeed(_Port()), log=structlog.get_logger(),
+                      settings=PeerSettings(answer="accept", answer_delay_s=5.0))
+    success_result_of(peer.startService())
+    assert peer.store.load().pending == ()
+    clock.advance(5.0)
+    answers = [json.loads(message.body) for message in peer.store.load().pending]
+    assert [(a["identifier"], a["incident_id"], a["answer"]) for a in answers] == [
+        ("cctv/INC-1/1", "INC-1", "accepted")]
+    assert store.alert("cctv/INC-1/1")["answer"] == "accepted"
+    success_result_of(peer.stopService())
+    store.close()
+    assert_no_pending_timers(clock)
+
+
 def test_a_force_end_made_without_a_logger_lives_through_a_silence(tmp_path):
     """Without a ``log``, a force end that hears nothing for longer than its line fault time reports the fault
     (its session logs it) instead of failing."""
