@@ -332,6 +332,10 @@ class AlertDesk:
         """The rule that sends this incident by itself now, or None."""
         if incident.get("state") not in _OPEN:
             return None
+        # The link's own incidents (its line fault, a request from the force) are never sent back over it: a
+        # fault cannot be reported down the line at fault, and a request is the force's own news.
+        if incident.get("source") == self._link or (topic is not None and topic.startswith("police.")):
+            return None
         if topic is not None:
             for match in self._auto_topics:
                 if match(topic):

@@ -341,6 +341,15 @@ def test_an_incident_below_the_rules_waits_for_an_operator(room):
     assert room.rows("SELECT count(*) FROM police_alerts") == [(0,)]
 
 
+def test_the_links_own_incidents_never_go_to_the_force_by_themselves(room):
+    """A line fault or a request from the force opens a critical incident: neither is sent back over the link."""
+    room.open("Police link line fault", topic="police.link.fault", severity=Severity.CRITICAL, category=None)
+    room.open("Police ask for a live view of camera 12", topic="police.request.received",
+              severity=Severity.CRITICAL, category=None)
+    assert room.session.offered == []
+    assert room.rows("SELECT count(*) FROM police_alerts") == [(0,)]
+
+
 def test_an_incident_that_rises_to_the_configured_severity_goes_then(room):
     """A medium incident joined by a high event reaches min_severity: the Alert goes at that change."""
     incident = room.open("Loitering at the cash machine", topic="onvif.analytics.loitering", severity=Severity.MEDIUM)
