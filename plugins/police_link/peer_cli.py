@@ -89,6 +89,8 @@ def console_command(peer: PolicePeer, reactor: Any, line: str) -> str:
         if verb == "monitor" and len(rest) >= 2:
             return "sent " + peer.request_monitoring(rest[0], now + timedelta(minutes=float(rest[1])),
                                                      " ".join(rest[2:]) or "Monitoring requested")
+        if verb in ("accept", "reject") and rest and peer.store.alert(rest[0]) is None:
+            return f"? no alert {rest[0][:100]!r} has been received (alerts lists them)"
         if verb == "accept" and rest:
             peer.answer_alert(rest[0], accepted=True, force_reference=rest[1] if len(rest) > 1 else None)
             return ""
