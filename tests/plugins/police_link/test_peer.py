@@ -221,7 +221,7 @@ def test_listing_commands_say_what_there_is(console):
 @pytest.mark.parametrize("line", [
     "live", "point 17", "retain CR-1 42", "monitor Market", "reject cctv/INC-1/1", "accept", "fly 42",
     "live 42 many", "retain CR-1 42 three 1", "monitor 'Market Place' soon", "live 'unclosed",
-    "live 42 0", "retain CR-1 , 3 2",
+    "live 42 0", "retain CR-1 , 3 2", "accept cctv/INC-9/1", "reject cctv/INC-9/1 Not ours",
 ])
 def test_bad_input_is_answered_with_a_question_mark_and_queues_nothing(console, line):
     """Missing words, unknown verbs, numbers that are not, unbalanced quotes, values a request cannot take:
@@ -230,6 +230,8 @@ def test_bad_input_is_answered_with_a_question_mark_and_queues_nothing(console, 
     answer = say(line)
     assert answer.startswith("? "), answer
     assert peer.store.load().pending == () and peer.store.requests() == []
+    if "INC-9" in line:
+        assert answer == "? no alert 'cctv/INC-9/1' has been received (alerts lists them)"
 
 
 def test_the_snapshot_lists_the_requests_the_hub_still_holds_open(console):
