@@ -134,8 +134,10 @@ class Room:
     # --- the incident engine, as far as the desk can tell ------------------------------------------------------
 
     def happen(self, topic: str, summary: str, *, severity: Severity = Severity.MEDIUM, payload: Any = None,
-               location: Location | None = MARKET, incident_id: str | None = None) -> Event:
-        event = self.harness.events(topic, payload if payload is not None else Note(summary), severity=severity,
+               location: Location | None = MARKET, incident_id: str | None = None,
+               source: str | None = None) -> Event:
+        events = self.harness.events if source is None else self.harness.events.for_source(source)
+        event = events(topic, payload if payload is not None else Note(summary), severity=severity,
                                     subject=Subject(kind="camera", id="12"), summary=summary, location=location,
                                     incident_id=incident_id)
         seq = self.run(_awaited(self.bus.publish(event)))
@@ -143,8 +145,8 @@ class Room:
 
     def open(self, summary: str = "Emergency button pressed at Boots", *, topic: str = "shopwatch.emergency.raised",
              severity: Severity = Severity.CRITICAL, location: Location | None = MARKET, deliver: bool = True,
-             category: str | None = "emergency") -> Incident:
-        cause = self.happen(topic, summary, severity=severity, location=location)
+             category: str | None = "emergency", source: str | None = None) -> Incident:
+        cause = self.happen(topic, summary, severity=severity, location=location, source=source)
         number = len(self.incidents) + 1
         incident = Incident(id=f"INC-{number:06d}", number=number, title=summary, state=IncidentState.NEW,
                             severity=severity, source=cause.source, subject=cause.subject, opened_at=self.now,
@@ -343,9 +345,10 @@ def test_an_incident_below_the_rules_waits_for_an_operator(room):
 
 def test_the_links_own_incidents_never_go_to_the_force_by_themselves(room):
     """A line fault or a request from the force opens a critical incident: neither is sent back over the link."""
-    room.open("Police link line fault", topic="police.link.fault", severity=Severity.CRITICAL, category=None)
+    room.open("Police link line fault", topic="police.link.fault", severity=Severity.CRITICAL, category=None,
+              source=LINK)
     room.open("Police ask for a live view of camera 12", topic="police.request.received",
-              severity=Severity.CRITICAL, category=None)
+              severity=Severity.CRITICAL, category=None, source=LINK)
     assert room.session.offered == []
     assert room.rows("SELECT count(*) FROM police_alerts") == [(0,)]
 
