@@ -13,13 +13,13 @@ read back at start, so a message journaled is sent after any number of reconnect
 from __future__ import annotations
 
 import random as random_module
-from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 
 from hub.api import AdapterContext
+from hub.clock import iso
 from hub.commands import CommandRequester, outcome_event, subscribe_commands
 from hub.events import CommandOutcomeKind, Event, Severity, Subject
 from hub.ids import EventIdGenerator
@@ -40,10 +40,6 @@ from plugins.police_link.transport import FrameTransport, LinkClientService
 ALERT_VERBS = ("send_to_police", "withdraw_from_police")
 #: Frames the force sends that the hub could not read are reported at most this often (one event, a count).
 REFUSED_REPORT_INTERVAL_S = 60.0
-
-
-def iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
 
 
 class PoliceLinkAdapter(Service):

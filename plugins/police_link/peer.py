@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import random as random_module
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -54,10 +54,6 @@ class PeerSettings:
     line_fault_after_s: float = 90.0
     window: int = 256
     max_frame_bytes: int = 1_048_576
-
-
-def _utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 class PolicePeer(Service):

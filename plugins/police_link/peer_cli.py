@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from hub.clock import now_utc
 from plugins.police_link.peer import PeerSettings, PolicePeer
 
 HELP = """commands:
@@ -72,7 +73,7 @@ def console_command(peer: PolicePeer, reactor: Any, line: str) -> str:
     if not words:
         return ""
     verb, rest = words[0].lower(), words[1:]
-    now = datetime.fromtimestamp(reactor.seconds(), timezone.utc)
+    now = now_utc(reactor)
     try:
         if verb == "help":
             return HELP

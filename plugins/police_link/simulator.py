@@ -9,7 +9,7 @@ about the demo's ``cameras``, so the operator sees each kind arrive.
 from __future__ import annotations
 
 import random as random_module
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 
 from hub.api import SimulatorContext, SimulatorType
+from hub.clock import now_utc
 from hub.config import Expected, between, one_of
 from plugins.police_link.peer import PeerSettings, PolicePeer, listen_for_hub
 from plugins.police_link.peer_store import PeerStore
@@ -68,8 +69,7 @@ class PolicePeerSimulator(Service):
         config = self.config
         pki = config.pki_dir
         if not (pki / "ca.pem").exists():
-            now = datetime.fromtimestamp(self._reactor.seconds(), timezone.utc)
-            init_pki(pki, now=now, server_names=config.server_names, force_name=config.force)
+            init_pki(pki, now=now_utc(self._reactor), server_names=config.server_names, force_name=config.force)
             if self._log is not None:
                 self._log.info("police_peer_pki_made", directory=str(pki))
         store = PeerStore(config.records_dir / PEER_DATABASE)
@@ -105,7 +105,7 @@ class PolicePeerSimulator(Service):
         if peer is None:
             return
         camera = config.cameras[self._round % len(config.cameras)]
-        now = datetime.fromtimestamp(self._reactor.seconds(), timezone.utc)
+        now = now_utc(self._reactor)
         kind = self._round % 4
         self._round += 1
         if kind == 0:
