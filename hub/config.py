@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, NoReturn
 
@@ -46,6 +47,56 @@ def _plugin_names(_instance: object, _attribute: object, value: object) -> None:
         raise Expected('plugin names as non-empty strings, e.g. ["onvif"]')
 
 
+def _timezone(_instance: object, _attribute: object, value: object) -> None:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(str(value))
+    except (ValueError, OSError, LookupError):
+        raise Expected('an IANA time zone name, e.g. "Europe/London"') from None
+
+
+_TIME_RANGE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")
+
+
+def parse_time_range(text: str) -> tuple[int, int]:
+    """``"HH:MM-HH:MM"`` as minutes after midnight (start, end); the end may be earlier (past midnight).
+
+    ``ValueError`` for anything else; an end of ``24:00`` is the end of the day.
+    """
+    found = _TIME_RANGE.match(text) if isinstance(text, str) else None
+    if found is None:
+        raise ValueError(f"{text!r} is not a time range HH:MM-HH:MM")
+    start = int(found[1]) * 60 + int(found[2])
+    end = int(found[3]) * 60 + int(found[4])
+    if end > 24 * 60 or start == end:
+        raise ValueError(f"{text!r} is not a time range HH:MM-HH:MM of some length")
+    return start, end
+
+
+def _time_ranges(_instance: object, _attribute: object, value: object) -> None:
+    if value is None:
+        return
+    for text in (value,) if isinstance(value, str) else value:
+        try:
+            parse_time_range(text)
+        except ValueError:
+            raise Expected('times of day as "HH:MM-HH:MM" (24-hour, local; "22:00-06:00" runs past midnight)') from None
+
+
+def _texts(what: str, limit: int = 200) -> Any:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if not all(isinstance(item, str) and 0 < len(item.strip()) <= limit for item in value):
+            raise Expected(f"{what} as non-empty strings of at most {limit} characters")
+
+    return check
+
+
+def _subject_keys(_instance: object, _attribute: object, value: object) -> None:
+    if not all(isinstance(item, str) and re.match(r"^[a-z_]+:.+$", item) for item in value):
+        raise Expected('subjects as "kind:id", e.g. "fibre_node:node-03" or "camera:42"')
+
+
 @frozen
 class HubSection:
     """``[hub]``: the hub process as a whole. ``data_dir`` is relative to the config file's folder."""
@@ -53,6 +104,8 @@ class HubSection:
     name: str = field(default="CCTV control room", validator=_name)
     data_dir: Path = field(default=Path("data"))
     shutdown_grace_s: float = field(default=10.0, validator=between(0, 300, above=True))
+    #: The room's time zone (an IANA name): rules' ``time_of_day`` and daily maintenance windows read it.
+    timezone: str = field(default="Europe/London", validator=_timezone)
 
 
 @frozen
@@ -177,6 +230,43 @@ class IncidentRuleConfig:
     join_window_s: float = field(default=900.0, validator=between(0, 7 * 86400))
     category: str | None = None
     priority: int | None = field(default=None, validator=attrs.validators.optional(between(1, 5)))
+    # --- more to match on: an empty list matches anything ---
+    sources: tuple[str, ...] = field(default=(), validator=_texts("event sources (shopwatch.pubwatch) or patterns (shopwatch.*)"))
+    locations: tuple[str, ...] = field(default=(), validator=_texts("location names, site names or UPRNs"))
+    members: tuple[str, ...] = field(default=(), validator=_texts("radio units (1001, 100-1002) or member names"))
+    cameras: tuple[str, ...] = field(default=(), validator=_texts("camera numbers", 20))
+    time_of_day: tuple[str, ...] = field(default=(), validator=_time_ranges)
+    # --- what the rule does besides opening or joining ---
+    sop: tuple[str, ...] = field(default=(), validator=_texts("SOP steps", 300))
+    move_cameras: MoveCamerasConfig | None = None
+    police: Literal["auto", "offer"] | None = field(
+        default=None, validator=attrs.validators.optional(one_of("auto", "offer"))
+    )
+    police_adapter: str | None = None
+    broadcast: BroadcastConfig | None = None
+    escalate_after_s: float | None = field(default=None, validator=attrs.validators.optional(between(0, 86400)))
+
+
+@frozen
+class MoveCamerasConfig:
+    """``move_cameras = { preset = "...", count = 1, within_m = 300 }`` in a rule: turn the cameras nearest
+    the event to a preset. Nearest means, in order: the cameras the event names (its location's camera, a
+    camera subject), the member's cameras in the radio scheme's directory, the cameras behind a fibre node,
+    then cameras within ``within_m`` metres of the event's coordinates, closest first; ``count`` of them.
+    """
+
+    preset: str = field(validator=_name)
+    count: int = field(default=1, validator=between(1, 12))
+    within_m: float = field(default=300.0, validator=between(1, 20000))
+    adapter: str | None = None
+
+
+@frozen
+class BroadcastConfig:
+    """``broadcast = { adapter = "pubwatch", text = "..." }`` in a rule: text every unit of a radio scheme."""
+
+    adapter: str = field(validator=_name)
+    text: str = field(validator=_name)
 
 
 def _default_rules() -> tuple[IncidentRuleConfig, ...]:
@@ -196,10 +286,41 @@ class IncidentsConfig:
 
     rules: tuple[IncidentRuleConfig, ...] = field(factory=_default_rules)
     escalation: EscalationConfig = field(factory=EscalationConfig)
+    maintenance: tuple[MaintenanceWindowConfig, ...] = ()
     root_cause_topics: tuple[str, ...] = field(
         default=("*.camera.offline", "*.camera.online", "*.camera.degraded", "*.video_loss.*", "fibre.#"),
         validator=_topic_patterns,
     )
+
+
+def _aware(_instance: object, _attribute: object, value: object) -> None:
+    if value is not None and getattr(value, "tzinfo", None) is None:
+        raise Expected("a date-time with its offset, e.g. 2026-11-22T01:00:00Z")
+
+
+@frozen
+class MaintenanceWindowConfig:
+    """One ``[[incidents.maintenance]]`` table: while it lasts, matching events open nothing and trigger no
+    rule's actions (they are still journaled). Either ``starts`` and ``ends`` (date-times with offsets) or
+    ``daily`` (``"HH:MM-HH:MM"`` in ``[hub] timezone``); what it covers is matched like a rule's ``topics``,
+    ``sources`` and ``cameras``, and ``subjects`` as ``kind:id`` (``fibre_node:node-03``).
+    """
+
+    name: str = field(validator=_name)
+    starts: datetime | None = field(default=None, validator=_aware)
+    ends: datetime | None = field(default=None, validator=_aware)
+    daily: str | None = field(default=None, validator=_time_ranges)
+    topics: tuple[str, ...] = field(default=("#",), validator=_topic_patterns)
+    sources: tuple[str, ...] = field(default=(), validator=_texts("event sources or patterns"))
+    cameras: tuple[str, ...] = field(default=(), validator=_texts("camera numbers", 20))
+    subjects: tuple[str, ...] = field(default=(), validator=_subject_keys)
+    reason: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.daily is None and (self.starts is None or self.ends is None):
+            raise Expected("either daily or both starts and ends")
+        if self.starts is not None and self.ends is not None and self.ends <= self.starts:
+            raise Expected("ends after starts")
 
 
 @frozen
