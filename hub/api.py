@@ -78,6 +78,12 @@ class AdapterType:
     ``config_class`` is a frozen attrs class: each ``[adapters.NAME]`` table whose ``type`` is this
     adapter's name is validated into one (see docs/configuration.md). ``factory`` is called with an
     ``AdapterContext`` every time the instance (re)starts and returns a Twisted ``IService``.
+
+    ``assets`` (optional) lists what an instance's configuration declares, as ``hub.directory.Asset``
+    entries (cameras with their places, radio members with their cameras, fibre nodes with the cameras
+    behind them), without starting anything: it is called as ``assets(config, source)`` with the
+    validated config and the instance's source name, by tools that work from the config alone
+    (``hub rules test`` finds the cameras nearest an event with it).
     """
 
     name: str
@@ -85,6 +91,7 @@ class AdapterType:
     factory: Callable[["AdapterContext"], IService]
     description: str = ""
     commands: tuple[CommandSpec, ...] = ()
+    assets: Callable[[Any, str], Any] | None = None
 
 
 @frozen
@@ -171,6 +178,26 @@ class SimulatorType:
     config_class: type
     factory: Callable[["SimulatorContext"], IService]
     description: str = ""
+
+
+class CueRefused(ValueError):
+    """A scripted cue a simulator cannot play: an unknown cue, or arguments it cannot use (the message says)."""
+
+
+@frozen
+class CueSpec:
+    """One thing a demo's script may ask a simulator to do (``hub.scenario``): its ``name``, what it does,
+    and the arguments it takes (names only; the simulator checks their values and raises ``CueRefused``).
+
+    A simulator service that can be scripted has a ``cues`` attribute (a tuple of these) and a method
+    ``cue(name, arguments) -> Deferred | None`` that starts it: a handset pressing its emergency button, a
+    camera reporting tamper, the force asking for footage, a fibre node going dark.
+    """
+
+    name: str
+    description: str
+    arguments: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
 
 
 @frozen
