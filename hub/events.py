@@ -590,6 +590,22 @@ class PartnerReportReceived:
     reporter: str | None = None
 
 
+@frozen
+class RuleActionSkipped:
+    """A rule's action that could not be done (topic ``rule.action.skipped``, on the rule's incident).
+
+    ``rule`` is the rule's name; ``action`` what it could not do (``move_cameras``, ``police``,
+    ``broadcast``); ``reason`` why, for a person (no camera near the event, the adapter is not running...).
+    Its ``causation_id`` is the ``incident.*`` event that carried the rule's actions.
+    """
+
+    TYPE: ClassVar[str] = "rule.action.skipped"
+
+    rule: str
+    action: str
+    reason: str
+
+
 CORE_EVENT_TYPES: tuple[type, ...] = (
     AdapterHealthChanged,
     PluginFailed,
@@ -599,4 +615,5 @@ CORE_EVENT_TYPES: tuple[type, ...] = (
     CommandRequested,
     CommandOutcome,
     PartnerReportReceived,
+    RuleActionSkipped,
 )

@@ -7,6 +7,7 @@ generator are strictly increasing even when the clock stands still or steps back
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from typing import Callable
@@ -73,3 +74,19 @@ class EventIdGenerator:
         self._last_ms = milliseconds
         self._last_random = randomness
         return encode_id(milliseconds, randomness)
+
+
+def derived_id(parent_id: str, key: str) -> str:
+    """The id of what ``parent_id``'s event caused, named by ``key``: the same pair always gives the same id.
+
+    It keeps the parent's millisecond and takes its random part from a SHA-256 of the parent id and the
+    key, so it is a well-formed id that sorts beside its parent. Something that acts on an event more than
+    once (a service reading the journal again after a crash) makes the same ids the second time, and the
+    journal, which keeps one event per id, drops the repeats.
+    """
+    if not is_event_id(parent_id):
+        raise ValueError(f"parent id {parent_id!r} is not a 26-character time-ordered id")
+    digest = hashlib.sha256(f"{parent_id}\n{key}".encode()).digest()
+    # The top bit is left clear, as the generator leaves it, so the id reads like any other.
+    randomness = int.from_bytes(digest[:10], "big") >> 1
+    return encode_id(id_milliseconds(parent_id), randomness)
