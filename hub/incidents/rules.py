@@ -13,7 +13,7 @@ import enum
 
 from attrs import frozen
 
-from hub.config import IncidentRuleConfig, IncidentsConfig
+from hub.config import BroadcastConfig, IncidentRuleConfig, IncidentsConfig, MoveCamerasConfig
 from hub.events import Event, Severity
 from hub.topics import TopicMatcher, TopicPatternError, parse_pattern
 
@@ -28,8 +28,25 @@ class RuleAction(enum.Enum):
 
 
 @frozen
+class RuleActions:
+    """What a rule does besides opening or joining, once per incident (docs/incidents.md)."""
+
+    rule: str
+    sop: tuple[str, ...] = ()
+    move_cameras: MoveCamerasConfig | None = None
+    police: str | None = None
+    police_adapter: str | None = None
+    broadcast: BroadcastConfig | None = None
+    escalate_after_s: float | None = None
+
+
+@frozen
 class Decision:
-    """What a rule says about one event. ``rule`` is None when no rule matched (or a guard decided)."""
+    """What a rule says about one event. ``rule`` is None when no rule matched (or a guard decided).
+
+    ``actions`` are the matching rule's actions (None when it has none); ``suppressed_by`` names the
+    maintenance window that silenced the event (its action is then ignore).
+    """
 
     action: RuleAction
     rule: str | None = None
@@ -37,6 +54,23 @@ class Decision:
     priority: int | None = None
     join_on: tuple[str, ...] = ()
     window: float = 0.0
+    actions: RuleActions | None = None
+    suppressed_by: str | None = None
+
+
+def _actions(rule: IncidentRuleConfig) -> RuleActions | None:
+    if rule.action == "ignore":
+        return None
+    actions = RuleActions(
+        rule=rule.name,
+        sop=tuple(rule.sop),
+        move_cameras=rule.move_cameras,
+        police=rule.police,
+        police_adapter=rule.police_adapter,
+        broadcast=rule.broadcast,
+        escalate_after_s=rule.escalate_after_s,
+    )
+    return actions if actions != RuleActions(rule=rule.name) else None
 
 
 IGNORE = Decision(RuleAction.IGNORE)
@@ -74,6 +108,7 @@ def _compile(rule: IncidentRuleConfig) -> _Rule:
             priority=rule.priority,
             join_on=tuple(rule.join_on),
             window=float(rule.join_window_s),
+            actions=_actions(rule),
         ),
     )
 
@@ -81,7 +116,8 @@ def _compile(rule: IncidentRuleConfig) -> _Rule:
 class IncidentRules:
     """The configured rules, compiled once. ``InvalidRule`` is raised here, at start-up, not per event."""
 
-    def __init__(self, config: IncidentsConfig) -> None:
+    def __init__(self, config: IncidentsConfig, timezone: str = "Europe/London") -> None:
+        self.timezone = timezone
         self._rules = tuple(_compile(rule) for rule in config.rules)
         self._protected = tuple(TopicMatcher(pattern) for pattern in PROTECTED_TOPICS)
 
