@@ -444,9 +444,13 @@ _SECTIONS: dict[str, type] = {
 }
 
 # The keys of an adapter table that belong to the hub; every other key is the adapter type's.
-RUNTIME_KEYS = ("type", "enabled", "supervision")
+RUNTIME_KEYS = ("type", "enabled", "supervision", "only_when")
+#: When an adapter or simulator instance runs: only as root, or only when not root.
+OnlyWhen = Literal["root", "not_root"]
+ONLY_WHEN = ("root", "not_root")
+
 # The same for a simulator table.
-SIMULATOR_RUNTIME_KEYS = ("type", "enabled")
+SIMULATOR_RUNTIME_KEYS = ("type", "enabled", "only_when")
 
 
 @frozen
@@ -455,6 +459,10 @@ class _AdapterRuntimeKeys:
 
     enabled: bool = True
     supervision: SupervisionConfig = field(factory=SupervisionConfig)
+    #: ``only_when``: "root" or "not_root" runs the instance only when the hub does (or does not) run as
+    #: root; None: always. One config then serves both ways (the demo's fibre nodes in network namespaces
+    #: as root, simulated otherwise); a skipped instance is logged and shown as skipped, never as failed.
+    only_when: OnlyWhen | None = None
 
 
 @frozen
@@ -470,6 +478,12 @@ class _SimulatorRuntimeKeys:
 @frozen
 class ConfigProblem:
     """One thing wrong with a config file. An empty ``key_path`` means the file as a whole."""
+    only_when: OnlyWhen | None = None  # as AdapterInstanceConfig's
+
+
+def only_when_holds(only_when: OnlyWhen | None, *, root: bool) -> bool:
+    """Whether an instance with this ``only_when`` runs in a hub that is (``root``) or is not root."""
+    return only_when is None or (only_when == "root") == root
 
     file: str
     key_path: str
@@ -513,6 +527,7 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     def refuse(found: str, expected: str, key_path: str = "") -> NoReturn:
         raise ConfigError([ConfigProblem(file, key_path, found, expected)])
 
+    only_when: OnlyWhen | None = field(default=None, validator=attrs.validators.optional(one_of(*ONLY_WHEN)))
     try:
         data = Path(path).read_bytes()
     except OSError as error:
@@ -520,6 +535,7 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         # utf-8-sig: Windows editors start files with a byte-order mark that TOML itself does not allow.
         text = data.decode("utf-8-sig")
+    only_when: OnlyWhen | None = field(default=None, validator=attrs.validators.optional(one_of(*ONLY_WHEN)))
     except UnicodeDecodeError as error:
         refuse(f"bytes that are not UTF-8 text (at byte {error.start})", "a UTF-8 text file")
     try:
@@ -674,7 +690,8 @@ def _adapter(
     )
     try:
         return AdapterInstanceConfig(name=name, type=type_name, enabled=runtime.enabled,
-                                     supervision=runtime.supervision, settings=settings)
+                                     supervision=runtime.supervision, only_when=runtime.only_when,
+                                     settings=settings)
     except Exception as error:  # noqa: BLE001
         _fail(body, _expected_from(error), found="an adapter table the hub cannot use")
 
@@ -691,7 +708,8 @@ def _simulators(
                 reader, body, name, simulator_types, "simulator", SIMULATOR_RUNTIME_KEYS, _SimulatorRuntimeKeys
             )
             instances.append(
-                SimulatorInstanceConfig(name=name, type=type_name, enabled=runtime.enabled, settings=settings)
+                SimulatorInstanceConfig(name=name, type=type_name, enabled=runtime.enabled,
+                                        only_when=runtime.only_when, settings=settings)
             )
         except _Invalid as invalid:
             issues.extend(issue.under(name) for issue in invalid.issues)
