@@ -24,7 +24,7 @@ from twisted.internet.task import LoopingCall
 from hub import __version__
 from hub.api import AdapterType, SimulatorContext, SimulatorType
 from hub.bus import Bus
-from hub.config import HubConfig
+from hub.config import HubConfig, only_when_holds
 from hub.events import (
     EventCodec,
     EventFactory,
@@ -132,9 +132,12 @@ class Hub(MultiService):
         writer_factory: WriterFactory = ThreadedSqliteWriter,
         log: Any = None,
         rng: random.Random | None = None,
+        root: bool | None = None,
     ) -> None:
         super().__init__()
         self.config = config
+        #: Whether the hub runs as root, for the instances' ``only_when`` (the process's euid unless given).
+        self.root = root if root is not None else hasattr(os, "geteuid") and os.geteuid() == 0
         self.plugins = plugins
         self.reactor = reactor
         self.log = log if log is not None else structlog.get_logger("hub")
@@ -170,6 +173,9 @@ class Hub(MultiService):
         self.simulators: dict[str, Any] = {}
         #: Why each configured simulator that is not running failed, by instance name.
         self.simulator_failures: dict[str, str] = {}
+        #: The adapter and simulator instances left out by their ``only_when``, by instance name: why.
+        self.skipped_adapters: dict[str, str] = {}
+        self.skipped_simulators: dict[str, str] = {}
         self._retention: LoopingCall | None = None
         self._lock: DataDirLock | None = None
         #: The seq of this run's hub.process.started event.
@@ -208,7 +214,7 @@ class Hub(MultiService):
             await self._publish_plugin_failure(failure.plugin, failure.hook, failure.error)
         # Before any adapter: an adapter's device (a pseudo-terminal, a port) must exist when it opens it.
         for simulator in self.config.simulators:
-            if simulator.enabled:
+            if simulator.enabled and self._runs_here(simulator, "simulator", self.skipped_simulators):
                 await self._start_simulator(simulator)
         # Children start in the order added and stop in reverse: the incident engine first (so it is
         # listening before any adapter speaks) and the web server last (so it is the first to stop).
@@ -225,7 +231,7 @@ class Hub(MultiService):
         self.incidents.setName("incidents")
         self.incidents.setServiceParent(self)
         for instance in self.config.adapters:
-            if instance.enabled:
+            if instance.enabled and self._runs_here(instance, "adapter", self.skipped_adapters):
                 self._add_adapter(instance)
         if self.config.web.enabled:
             self._add_web()
@@ -275,6 +281,17 @@ class Hub(MultiService):
             connection.close()
         if versions:
             self.log.info("plugin_schemas_ready", versions=versions)
+
+    def _runs_here(self, instance: Any, kind: str, skipped: dict[str, str]) -> bool:
+        """Whether ``instance``'s ``only_when`` lets it run in this hub; if not, the reason is logged and
+        kept in ``skipped`` (shown as skipped, not failed: the config has a twin for the other case)."""
+        if only_when_holds(instance.only_when, root=self.root):
+            return True
+        reason = (f'only_when = "{instance.only_when}" and the hub runs '
+                  f'{"as root" if self.root else "without root"}')
+        skipped[instance.name] = reason
+        self.log.info(f"{kind}_skipped", **{kind: instance.name}, reason=reason)
+        return False
 
     async def _start_simulator(self, instance: Any) -> None:
         """Build and start one simulator, waiting for its start; a failure is logged and published, not raised.
