@@ -311,7 +311,7 @@ def test_unknown_keys_are_refused_with_the_allowed_keys(tmp_path: Path) -> None:
     problem = by_key(error)["hub.shutdown_grace"]
     assert problem.found == "an unknown key"
     assert problem.expected == "one of: data_dir, name, shutdown_grace_s, timezone (did you mean shutdown_grace_s?)"
-    assert by_key(error)["colour"].expected == "one of: adapters, hub, incidents, journal, logging, map, partners, plugins, simulators, web"
+    assert by_key(error)["colour"].expected == "one of: adapters, hub, incidents, journal, logging, map, partners, plugins, scenario, simulators, web"
 
 
 def test_unknown_key_never_shows_its_value(tmp_path: Path) -> None:
