@@ -362,6 +362,62 @@ class MapConfig:
     sites: tuple[MapSite, ...] = ()
 
 
+def _simulator_name(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, str) or not re.match(r"^[a-z0-9_]{1,64}$", value):
+        raise Expected('the name of a [simulators.NAME] table, e.g. "pubwatch_radio"')
+
+
+def _cue_name(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, str) or not re.match(r"^[a-z][a-z0-9_]{0,63}$", value):
+        raise Expected('a cue name such as "emergency" or "node_down"')
+
+
+def _say(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, str) or not 0 < len(value.strip()) <= 300:
+        raise Expected("what the narrator says, 1 to 300 characters")
+
+
+@frozen
+class ScenarioCue:
+    """One cue of a scenario step: ``{ simulator = "pubwatch_radio", cue = "emergency", arguments = {...} }``.
+
+    The simulator checks the ``arguments`` when the cue is played (``hub.api.CueSpec``)."""
+
+    simulator: str = field(validator=_simulator_name)
+    cue: str = field(validator=_cue_name)
+    arguments: dict[str, Any] = field(factory=dict)
+
+
+@frozen
+class ScenarioStep:
+    """One ``[[scenario.steps]]`` table: ``at_s`` seconds after the start (of each round), the narrator
+    ``say``s what happens and the ``cues`` are played."""
+
+    at_s: float = field(validator=between(0, 7 * 86400))
+    say: str = field(validator=_say)
+    cues: tuple[ScenarioCue, ...] = ()
+
+
+@frozen
+class ScenarioConfig:
+    """``[scenario]``: a scripted demo that ``hub demo`` plays on the simulators (hub/scenario.py).
+
+    ``steps`` are played ``at_s`` seconds after the start, divided by ``speed`` (2: twice as fast); with
+    ``repeat_s`` the whole script starts again every ``repeat_s`` seconds (also divided by ``speed``), which
+    must be longer than the last step's ``at_s``. No steps: nothing is played.
+    """
+
+    name: str = field(default="The scenario", validator=_name)
+    speed: float = field(default=1.0, validator=between(0.01, 1000))
+    repeat_s: float | None = field(default=None, validator=attrs.validators.optional(between(1, 7 * 86400)))
+    steps: tuple[ScenarioStep, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        last = max((step.at_s for step in self.steps), default=0.0)
+        if self.repeat_s is not None and self.repeat_s <= last:
+            raise Expected(f"repeat_s longer than the last step's at_s ({last:g})")
+
+
 def _at_least_initial(instance: Any, _attribute: object, value: float) -> None:
     if value < instance.restart_initial_s:
         raise Expected(f"a number at least restart_initial_s ({instance.restart_initial_s:g})")
@@ -429,6 +485,7 @@ class HubConfig:
     incidents: IncidentsConfig = field(factory=IncidentsConfig)
     partners: dict[str, PartnerConfig] = field(factory=dict)
     map: MapConfig = field(factory=MapConfig)
+    scenario: ScenarioConfig = field(factory=ScenarioConfig)
     adapters: tuple[AdapterInstanceConfig, ...] = ()
     simulators: tuple[SimulatorInstanceConfig, ...] = ()
 
@@ -441,6 +498,7 @@ _SECTIONS: dict[str, type] = {
     "web": WebConfig,
     "incidents": IncidentsConfig,
     "map": MapConfig,
+    "scenario": ScenarioConfig,
 }
 
 # The keys of an adapter table that belong to the hub; every other key is the adapter type's.
