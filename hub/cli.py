@@ -214,14 +214,16 @@ def _demo_banner(path: Path, config: HubConfig, hub: Any, logins: dict[str, str]
     # The command as the user can type it: the hub is usually in the project's .venv, not on PATH.
     command = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "hub" else "hub"
     console = f"{hub.web.url}/" if hub.web is not None else "(web server disabled in the config)"
+    running = [a for a in config.adapters if a.enabled and a.name not in hub.skipped_adapters]
     lines = [
         f"Partner hub {__version__}: demo running on {path}",
         f"  console:        {console}",
         *(f"  log in as:      {name} / {logins[name]}" for name, _role in DEMO_USERS),
         f"  journal:        {journal_path(config).resolve()}",
         f"  events as JSON: {command} events --config {path} --follow",
-        f"  adapters:       {', '.join(a.source for a in config.adapters if a.enabled) or 'none configured yet'}",
+        f"  adapters:       {', '.join(a.source for a in running) or 'none configured yet'}",
         *_simulator_lines(config, hub),
+        *_skipped_lines(hub),
         "  stop with Ctrl-C",
     ]
     return "\n".join(lines)
@@ -231,10 +233,20 @@ def _simulator_lines(config: HubConfig, hub: Any) -> list[str]:
     """The banner's line on the demo's simulators, saying plainly which one failed to start and why."""
     shown = []
     for simulator in config.simulators:
-        if simulator.enabled:
+        if simulator.enabled and simulator.name not in hub.skipped_simulators:
             problem = hub.simulator_failures.get(simulator.name)
             shown.append(f"{simulator.name} ({simulator.type})" + (f" FAILED to start: {problem}" if problem else ""))
     return [f"  simulators:     {', '.join(shown)}"] if shown else []
+
+
+def _skipped_lines(hub: Any) -> list[str]:
+    """The banner's line on instances left out by their ``only_when`` (a twin runs instead): not failures."""
+    skipped = [*(f"adapter {name}" for name in hub.skipped_adapters),
+               *(f"simulator {name}" for name in hub.skipped_simulators)]
+    if not skipped:
+        return []
+    why = "as root" if hub.root else "without root"
+    return [f"  skipped ({why}): {', '.join(skipped)} (their only_when says so)"]
 
 
 def _serve(
