@@ -606,6 +606,27 @@ class RuleActionSkipped:
     reason: str
 
 
+@frozen
+class ScenarioStepPlayed:
+    """A demo's script reached one of its steps (topic ``hub.scenario.step``, severity info): the narrator's
+    line, so the console's event stream tells the story as it happens (hub/scenario.py).
+
+    ``scenario`` is the script's name; ``step`` the step's number (from 1) of ``steps``; ``round`` which time
+    through the script (from 1, when it repeats); ``say`` the line; ``cues`` the cues played, each
+    ``simulator.cue``; ``refused`` a line for each cue that could not be played, saying why.
+    """
+
+    TYPE: ClassVar[str] = "hub.scenario.step"
+
+    scenario: str
+    step: int
+    steps: int
+    round: int
+    say: str
+    cues: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+
+
 CORE_EVENT_TYPES: tuple[type, ...] = (
     AdapterHealthChanged,
     PluginFailed,
@@ -616,4 +637,5 @@ CORE_EVENT_TYPES: tuple[type, ...] = (
     CommandOutcome,
     PartnerReportReceived,
     RuleActionSkipped,
+    ScenarioStepPlayed,
 )
