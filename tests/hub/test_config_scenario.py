@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import ConfigError, ScenarioConfig, ScenarioCue, ScenarioStep, load_config
+from hub.config import (
+    ConfigError,
+    ScenarioConfig,
+    ScenarioCue,
+    ScenarioStep,
+    load_config,
+)
 
 
 def load(tmp_path: Path, text: str):
