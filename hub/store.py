@@ -12,7 +12,7 @@ from __future__ import annotations
 from hub.audit import create_audit_log
 from hub.auth.users import create_users
 from hub.database import create_plugin_schemas
-from hub.incidents.store import add_incident_covers, create_incidents
+from hub.incidents.store import add_incident_covers, add_incident_rule_actions, create_incidents
 from hub.journal import JOURNAL_MIGRATIONS
 from hub.sqlite_writer import Migration
 from hub.web.intake import create_intake_references
@@ -25,4 +25,5 @@ HUB_MIGRATIONS: tuple[Migration, ...] = (
     create_intake_references,  # 5: partner report references, for repeats
     add_incident_covers,  # 6: what a root-cause incident covers
     create_plugin_schemas,  # 7: the version each plugin's own tables have reached
+    add_incident_rule_actions,  # 8: an incident's SOP checklist, offers, rules that acted, escalation delay
 )

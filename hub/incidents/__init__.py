@@ -13,6 +13,7 @@ from hub.incidents.model import (
     AddNote,
     Assign,
     ChangeState,
+    CheckStep,
     HistoryEntry,
     Incident,
     IncidentAction,
@@ -20,6 +21,7 @@ from hub.incidents.model import (
     IncidentNote,
     IncidentNotFound,
     IncidentState,
+    SopStep,
     TransitionRefused,
     Update,
 )
@@ -33,6 +35,7 @@ __all__ = [
     "AddNote",
     "Assign",
     "ChangeState",
+    "CheckStep",
     "HistoryEntry",
     "Incident",
     "IncidentAction",
@@ -41,6 +44,7 @@ __all__ = [
     "IncidentNote",
     "IncidentNotFound",
     "IncidentState",
+    "SopStep",
     "TransitionRefused",
     "Update",
 ]

@@ -10,6 +10,11 @@ journal always agree, and a crash at any point loses nothing and counts nothing 
 Root causes: an event whose payload has ``covers`` (subject keys of everything its failure takes down)
 makes its incident gather every later event about those subjects, and one whose payload says
 ``recovered`` resolves the incidents it opened (docs/incidents.md, "Root causes").
+
+Rule actions: the first time a rule with actions opens or joins an incident, the incident records the
+rule and takes its SOP steps, its offers and its escalation delay, in the same change that gathers the
+event; the change's detail names the rule (``"actions"``) for the rule action service, which carries out
+the rest (docs/incidents.md, "What rules do to an incident").
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from hub.incidents.model import (
     AddNote,
     Assign,
     ChangeState,
+    CheckStep,
     HistoryEntry,
     Incident,
     IncidentAction,
@@ -40,6 +46,8 @@ from hub.incidents.model import (
     IncidentNote,
     IncidentNotFound,
     IncidentState,
+    OFFER_SEND_TO_POLICE,
+    SopStep,
     TransitionRefused,
     Update,
     incident_id,
@@ -166,6 +174,43 @@ def escalation_delay(config: EscalationConfig, severity: Severity) -> float:
     return float(getattr(config, severity.label))
 
 
+def _sooner(current: float | None, given: float) -> float:
+    """Of two escalation delays, the more urgent: the shorter, where 0 (never) is the longest of all."""
+    if current is None or current <= 0:
+        return given
+    if given <= 0:
+        return current
+    return min(current, given)
+
+
+def _acted_on(incident: Incident, decision: Decision) -> tuple[Incident, str | None]:
+    """``incident`` with the decision's rule actions applied, and the rule's name; unchanged and None
+    when the rule has no actions or has acted on this incident already (it acts once per incident)."""
+    actions = decision.actions
+    if actions is None or actions.rule in incident.rules:
+        return incident, None
+    known = {step.text for step in incident.sop}
+    sop = list(incident.sop)
+    for text in actions.sop:
+        if text not in known:
+            known.add(text)
+            sop.append(SopStep(text))
+    offers = incident.offers
+    if actions.police == "offer":
+        offers = _added(offers, [OFFER_SEND_TO_POLICE])
+    escalate = incident.escalate_after_s
+    if actions.escalate_after_s is not None:
+        escalate = _sooner(escalate, float(actions.escalate_after_s))
+    after = attrs.evolve(
+        incident,
+        rules=(*incident.rules, actions.rule),
+        sop=tuple(sop),
+        offers=offers,
+        escalate_after_s=escalate,
+    )
+    return after, actions.rule
+
+
 class IncidentEngine(Service):
     """A Twisted service subscribed to every event on the bus; the only writer of incidents."""
 
@@ -181,11 +226,13 @@ class IncidentEngine(Service):
         events: EventFactory,
         audit: "AuditLog",
         log: Any = None,
+        timezone: str = "Europe/London",
     ) -> None:
         self._bus = bus
         self._store = store
         self._config = config
-        self._rules = IncidentRules(config)
+        # The room's time zone: rules' time_of_day and daily maintenance windows are local times.
+        self._rules = IncidentRules(config, timezone=timezone)
         self._root_cause_topics = tuple(TopicMatcher(pattern) for pattern in config.root_cause_topics)
         self._clock = clock
         self._events = events
@@ -375,8 +422,13 @@ class IncidentEngine(Service):
             named = self._current(event.incident_id)
             if named is not None:
                 return self._absorbing(self._join(named, event, at, explicit=True), event, at)
+        # Decided first: an event a maintenance window suppresses joins nothing by covers either (the
+        # engineers at work on a node must not pile their cameras' chatter onto its incident).
+        decision = self._rules.decide(event)
         if not self._rules.is_protected(event.topic):
             if _recovered(event):
+                # Even in a maintenance window: recovery only ever ends an incident, and a failure that
+                # is over must not stay on the queue because the engineers fixed it inside their window.
                 recovering = self._recovering(event, at)
                 if recovering:
                     first, *others = recovering
@@ -384,15 +436,15 @@ class IncidentEngine(Service):
                         self._resolved_by_hub(first, event, at, reason="recovered", gather=True),
                         *(self._resolved_by_hub(other, event, at, reason="recovered") for other in others),
                     ]
-            covering = self._covering_incident(event)
+            covering = self._covering_incident(event) if decision.suppressed_by is None else None
             if covering is not None:
                 return self._absorbing(self._join(covering, event, at, explicit=False), event, at)
-        decision = self._rules.decide(event)
         if decision.action is RuleAction.IGNORE:
             return []
         found = self._matching(event, decision, at)
         if found is not None:
-            return self._absorbing(self._join(found.incident, event, at, explicit=False), event, at)
+            joined = self._join(found.incident, event, at, explicit=False, decision=decision)
+            return self._absorbing(joined, event, at)
         if decision.action is RuleAction.OPEN:
             return self._absorbing(self._open(event, decision, at), event, at)
         return []
@@ -600,7 +652,10 @@ class IncidentEngine(Service):
             cameras=_added(tuple(_cameras(event)), _covered_cameras(covers)),
             covers=covers,
         )
+        incident, acting = _acted_on(incident, decision)
         detail = {"rule": decision.rule, "event_id": event.id, "seq": event.seq, "topic": event.topic}
+        if acting is not None:
+            detail["actions"] = acting
         return _Change(
             change="opened",
             before=None,
@@ -614,11 +669,15 @@ class IncidentEngine(Service):
             remember=True,
         )
 
-    def _join(self, incident: Incident, event: Event, at: float, *, explicit: bool) -> _Change:
+    def _join(
+        self, incident: Incident, event: Event, at: float, *, explicit: bool, decision: Decision | None = None
+    ) -> _Change:
         """Gather ``event`` into ``incident``; a repeat of an event already there is folded in.
 
         Events that name the incident (command requests and outcomes, replies) are never folded: each
-        is a deliberate step on the incident's timeline.
+        is a deliberate step on the incident's timeline. ``decision`` is the rule's that joined it (None
+        when it joined by naming the incident or by covers): a rule with actions acts on the incident
+        the first time it joins an event to it, unless the event is a repeat.
         """
         active = self._active.get(incident.id)
         subject = subject_key(event.subject)
@@ -639,7 +698,14 @@ class IncidentEngine(Service):
             cameras=_added(incident.cameras, [*_cameras(event), *_covered_cameras(covers)]),
             covers=_added(incident.covers, covers),
         )
+        acting = None
+        if decision is not None and not folded:
+            after, acting = _acted_on(after, decision)
         detail: dict[str, Any] = {"event_id": event.id, "seq": event.seq, "topic": event.topic}
+        if decision is not None:
+            detail["rule"] = decision.rule
+        if acting is not None:
+            detail["actions"] = acting
         if len(after.covers) > len(incident.covers):
             detail["covers_added"] = len(after.covers) - len(incident.covers)
         if after.severity != incident.severity:
@@ -650,6 +716,8 @@ class IncidentEngine(Service):
             after=after,
             actor=None,
             detail=detail,
+            # What a rule did to the incident is on its history, as the opening is.
+            history=HistoryEntry(at=at, actor=None, action="rule_actions", detail=detail) if acting else None,
             link=self._link(event, at, folded=folded),
             cause=event,
             remember=not self._rules.is_protected(event.topic),
@@ -697,6 +765,8 @@ class IncidentEngine(Service):
             detail = {"text": action.text}
             after = attrs.evolve(incident, updated_at=now)
             return self._operator_change("note_added", incident, after, actor, now, detail, note=note), "incident.note"
+        if isinstance(action, CheckStep):
+            return self._checked(incident, action, actor, now), "incident.sop"
         if state is IncidentState.CLOSED:
             raise TransitionRefused(f"{incident.id} is closed; only notes can be added to it")
         if isinstance(action, Acknowledge) or (
@@ -739,6 +809,33 @@ class IncidentEngine(Service):
             after = attrs.evolve(incident, updated_at=now, **changes)
             return self._operator_change("updated", incident, after, actor, now, detail), "incident.update"
         raise TypeError(f"not an incident action: {action!r}")
+
+    def _checked(self, incident: Incident, action: CheckStep, actor: str, now: float) -> _Change:
+        """Tick or untick a step of the incident's SOP: only while it is open, and only a step it has."""
+        if not incident.is_open:
+            raise TransitionRefused(
+                f"{incident.id} is {incident.state.value}; its SOP steps can be ticked only while it is open "
+                "(new, acknowledged or in progress)"
+            )
+        count = len(incident.sop)
+        if not count:
+            raise TransitionRefused(f"{incident.id} has no SOP steps to tick")
+        if action.step > count:
+            steps = "1 step" if count == 1 else f"{count} steps (1 to {count})"
+            raise TransitionRefused(f"{incident.id} has no step {action.step}: its SOP has {steps}")
+        step = incident.sop[action.step - 1]
+        if step.done == action.done:
+            if step.done:
+                raise TransitionRefused(
+                    f"step {action.step} of {incident.id} is already done (by {step.done_by or '?'} at "
+                    f"{iso(step.done_at)})"
+                )
+            raise TransitionRefused(f"step {action.step} of {incident.id} is not done already")
+        ticked = SopStep(step.text, done_at=now, done_by=actor) if action.done else SopStep(step.text)
+        sop = (*incident.sop[: action.step - 1], ticked, *incident.sop[action.step :])
+        after = attrs.evolve(incident, sop=sop, updated_at=now)
+        detail = {"step": action.step, "text": step.text, "done": action.done}
+        return self._operator_change("sop_checked", incident, after, actor, now, detail)
 
     def _acknowledged(self, incident: Incident, actor: str, now: float) -> tuple[Incident, dict[str, Any]]:
         # Whoever acknowledges an unowned incident owns it: a night shift expects "I've got it" to stick.
@@ -804,7 +901,11 @@ class IncidentEngine(Service):
             timer.cancel()
         if self._stopping or incident.state is not IncidentState.NEW:
             return
-        delay = escalation_delay(self._config.escalation, incident.severity)
+        delay = (
+            incident.escalate_after_s
+            if incident.escalate_after_s is not None
+            else escalation_delay(self._config.escalation, incident.severity)
+        )
         if delay <= 0:
             return
         if incident.last_escalated_at is None:
@@ -920,6 +1021,7 @@ class IncidentEngine(Service):
             or before.state != incident.state
             or before.severity != incident.severity
             or before.last_escalated_at != incident.last_escalated_at
+            or before.escalate_after_s != incident.escalate_after_s
         ):
             self._arm(incident)
 
@@ -951,6 +1053,9 @@ class IncidentEngine(Service):
             return moved
         if change.change == "updated":
             return f"{head} updated{by}: {', '.join(sorted(detail))}"
+        if change.change == "sop_checked":
+            done = "done" if detail["done"] else "not done after all"
+            return f"{head}: step {detail['step']} {done}{by} ({detail['text']})"
         if change.change == "escalated":
             waited = int(detail["waited_s"] // 60)
             return f"{head} not acknowledged after {waited} min ({incident.severity.label}): {incident.title}"

@@ -22,6 +22,7 @@ TOPICS: dict[str, str] = {
     "state_changed": "incident.state.changed",
     "updated": "incident.updated",
     "escalated": "incident.escalated",
+    "sop_checked": "incident.sop.checked",
 }
 
 
@@ -30,10 +31,12 @@ class IncidentChanged:
     """An incident changed (topic ``incident.*``, see ``TOPICS``).
 
     - ``change``: what happened (``opened``, ``event_joined``, ``duplicate_folded``, ``acknowledged``,
-      ``assigned``, ``note_added``, ``state_changed``, ``updated``, ``escalated``).
+      ``assigned``, ``note_added``, ``state_changed``, ``updated``, ``escalated``, ``sop_checked``).
     - ``actor``: the user who made the change, or None when the hub did (opening, joining, escalating).
     - ``detail``: the change's particulars, e.g. ``{"from": "new", "to": "acknowledged"}``,
-      ``{"event_id": ..., "seq": ..., "topic": ...}`` for a join, ``{"text": ...}`` for a note.
+      ``{"event_id": ..., "seq": ..., "topic": ...}`` for a join, ``{"text": ...}`` for a note,
+      ``{"step": 2, "text": ..., "done": true}`` for an SOP step ticked off; ``"actions": <rule name>``
+      on an opening or a join when that rule's actions ran on the incident with it.
     - ``incident``: the incident after the change, as ``Incident.to_json`` gives it.
     """
 

@@ -22,6 +22,9 @@ MAX_NOTE_LENGTH = 4000
 MAX_OWNER_LENGTH = 100
 MAX_CATEGORY_LENGTH = 64
 
+#: What an incident may offer the operator to do in one click (a rule's ``police = "offer"``).
+OFFER_SEND_TO_POLICE = "send_to_police"
+
 
 class IncidentState(enum.Enum):
     """Where an incident stands. ``closed`` is final; ``resolved`` may be reopened."""
@@ -70,6 +73,27 @@ def _location_json(location: Location | None) -> dict[str, Any] | None:
 
 
 @frozen
+class SopStep:
+    """One step of an incident's standard operating procedure: its text, and who ticked it off when
+    (both None while it is not done)."""
+
+    text: str
+    done_at: float | None = None
+    done_by: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.done_at is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "done": self.done, "done_at": iso(self.done_at), "done_by": self.done_by}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "SopStep":
+        return cls(text=data["text"], done_at=from_iso(data.get("done_at")), done_by=data.get("done_by"))
+
+
+@frozen
 class Incident:
     """One incident as stored: every time is POSIX seconds from the hub clock.
 
@@ -106,6 +130,10 @@ class Incident:
     sources: tuple[str, ...] = ()
     cameras: tuple[str, ...] = ()
     covers: tuple[str, ...] = ()
+    sop: tuple[SopStep, ...] = ()
+    offers: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    escalate_after_s: float | None = None
 
     @property
     def is_open(self) -> bool:
@@ -139,6 +167,10 @@ class Incident:
             "sources": list(self.sources),
             "cameras": list(self.cameras),
             "covers": list(self.covers),
+            "sop": [step.to_json() for step in self.sop],
+            "offers": list(self.offers),
+            "rules": list(self.rules),
+            "escalate_after_s": self.escalate_after_s,
         }
 
     @classmethod
@@ -171,6 +203,10 @@ class Incident:
             sources=tuple(data.get("sources", ())),
             cameras=tuple(data.get("cameras", ())),
             covers=tuple(data.get("covers", ())),
+            sop=tuple(SopStep.from_json(step) for step in data.get("sop", ())),
+            offers=tuple(data.get("offers", ())),
+            rules=tuple(data.get("rules", ())),
+            escalate_after_s=data.get("escalate_after_s"),
         )
 
 
@@ -303,7 +339,28 @@ class Update:
     name = "update"
 
 
-IncidentAction = Acknowledge | Assign | AddNote | ChangeState | Update
+def _step_number(_instance: object, _attribute: object, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("step must be a whole number from 1 (the SOP's first step)")
+
+
+def _flag(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, bool):
+        raise ValueError("done must be true or false")
+
+
+@frozen
+class CheckStep:
+    """Tick (``done=True``) or untick step ``step`` (1 is the first) of the incident's SOP checklist.
+
+    Allowed while the incident is open (new, acknowledged, in progress)."""
+
+    step: int = field(validator=_step_number)
+    done: bool = field(default=True, validator=_flag)
+    name = "sop"
+
+
+IncidentAction = Acknowledge | Assign | AddNote | ChangeState | Update | CheckStep
 
 
 class IncidentNotFound(LookupError):

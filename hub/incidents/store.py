@@ -22,6 +22,7 @@ from hub.incidents.model import (
     Incident,
     IncidentNote,
     IncidentState,
+    SopStep,
 )
 from hub.journal import open_reader
 
@@ -119,6 +120,19 @@ def add_incident_covers(connection: sqlite3.Connection) -> None:
     connection.execute("ALTER TABLE incidents ADD COLUMN covers TEXT NOT NULL DEFAULT '[]'")
 
 
+def add_incident_rule_actions(connection: sqlite3.Connection) -> None:
+    """Migration: what rules did to an incident: ``sop`` (its checklist, a JSON list of steps with who
+    ticked each off when), ``offers`` and ``rules`` (JSON lists of names) and ``escalate_after_s``.
+
+    Incidents stored before it have no checklist, offer nothing, were acted on by no rule and escalate
+    by their severity, which is what they did.
+    """
+    connection.execute("ALTER TABLE incidents ADD COLUMN sop TEXT NOT NULL DEFAULT '[]'")
+    connection.execute("ALTER TABLE incidents ADD COLUMN offers TEXT NOT NULL DEFAULT '[]'")
+    connection.execute("ALTER TABLE incidents ADD COLUMN rules TEXT NOT NULL DEFAULT '[]'")
+    connection.execute("ALTER TABLE incidents ADD COLUMN escalate_after_s REAL")
+
+
 # --- keys the engine joins on ----------------------------------------------------------------------
 
 
@@ -192,13 +206,18 @@ def _incident_row(incident: Incident) -> tuple[Any, ...]:
         _dumps(list(incident.sources)),
         _dumps(list(incident.cameras)),
         _dumps(list(incident.covers)),
+        _dumps([[step.text, step.done_at, step.done_by] for step in incident.sop]),
+        _dumps(list(incident.offers)),
+        _dumps(list(incident.rules)),
+        incident.escalate_after_s,
     )
 
 
 _COLUMNS = (
     "id, number, title, state, severity, priority, category, owner, source, subject, location, "
     "location_name, opened_at, updated_at, last_event_at, acknowledged_at, acknowledged_by, resolved_at, "
-    "closed_at, event_count, duplicate_count, escalation_count, last_escalated_at, sources, cameras, covers"
+    "closed_at, event_count, duplicate_count, escalation_count, last_escalated_at, sources, cameras, covers, "
+    "sop, offers, rules, escalate_after_s"
 )
 _UPSERT = (
     f"INSERT OR REPLACE INTO incidents ({_COLUMNS}) VALUES ({', '.join('?' * len(_COLUMNS.split(',')))})"
@@ -266,7 +285,7 @@ def _incident_from_row(row: Sequence[Any]) -> Incident:
         id_, number, title, state, severity, priority, category, owner, source, subject, location,
         _location_name, opened_at, updated_at, last_event_at, acknowledged_at, acknowledged_by,
         resolved_at, closed_at, event_count, duplicate_count, escalation_count, last_escalated_at,
-        sources, cameras, covers,
+        sources, cameras, covers, sop, offers, rules, escalate_after_s,
     ) = row
     return Incident(
         id=id_,
@@ -294,6 +313,10 @@ def _incident_from_row(row: Sequence[Any]) -> Incident:
         sources=tuple(json.loads(sources)),
         cameras=tuple(json.loads(cameras)),
         covers=tuple(json.loads(covers)),
+        sop=tuple(SopStep(text=text, done_at=done_at, done_by=done_by) for text, done_at, done_by in json.loads(sop)),
+        offers=tuple(json.loads(offers)),
+        rules=tuple(json.loads(rules)),
+        escalate_after_s=escalate_after_s,
     )
 
 

@@ -14,11 +14,11 @@ from hub.events import Event, EventFactory, Location, Severity, Subject
 from hub.incidents.engine import IncidentEngine
 from hub.incidents.events import INCIDENT_EVENT_TYPES
 from hub.incidents.model import Incident, IncidentAction
-from hub.incidents.store import IncidentStore, add_incident_covers, create_incidents
+from hub.incidents.store import IncidentStore, add_incident_covers, add_incident_rule_actions, create_incidents
 from hub.journal import JOURNAL_MIGRATIONS
 from hub.testing import BusHarness, Note, failure_result_of, success_result_of
 
-MIGRATIONS = JOURNAL_MIGRATIONS + (create_incidents, add_incident_covers)
+MIGRATIONS = JOURNAL_MIGRATIONS + (create_incidents, add_incident_covers, add_incident_rule_actions)
 
 RADIO = Subject(kind="radio", id="unit-7", name="Boots radio")
 
@@ -66,7 +66,9 @@ class EngineHarness:
         audit: Any = None,
         migrations: tuple[Any, ...] = MIGRATIONS,
         event_types: tuple[type, ...] = (),
+        timezone: str = "Europe/London",
     ) -> None:
+        self.timezone = timezone
         self.hub = BusHarness(directory, migrations=migrations, event_types=INCIDENT_EVENT_TYPES + event_types)
         self.clock = self.hub.clock
         self.clock.advance(START)
@@ -89,6 +91,7 @@ class EngineHarness:
             clock=self.clock,
             events=EventFactory(self.clock, "hub.incidents"),
             audit=self.audit,
+            timezone=self.timezone,
         )
         self.engine.startService()
         self.hub.settle()

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import attrs
 import hypothesis.strategies as st
 from hypothesis import given
 
 from hub.events import Location, Severity, Subject
+import pytest
+
 from hub.incidents.model import (
     TRANSITIONS,
+    CheckStep,
     Incident,
     IncidentState,
+    SopStep,
     incident_id,
 )
 
@@ -68,7 +73,52 @@ def test_to_json_has_the_shape_the_console_reads():
         "sources": ["shopwatch.town_centre"],
         "cameras": ["42"],
         "covers": [],
+        "sop": [],
+        "offers": [],
+        "rules": [],
+        "escalate_after_s": None,
     }
+
+
+def test_the_sop_is_a_checklist_saying_who_ticked_each_step_and_when():
+    """Each step has its text, whether it is done, and when and by whom it was ticked off (null while not)."""
+    incident = attrs.evolve(
+        INCIDENT,
+        sop=(SopStep("Check the cameras", done_at=OPENED + 40, done_by="alice"), SopStep("Call the manager")),
+        offers=("send_to_police",),
+        rules=("pub emergencies",),
+        escalate_after_s=60.0,
+    )
+    data = incident.to_json()
+    assert data["sop"] == [
+        {"text": "Check the cameras", "done": True, "done_at": "2024-03-01T22:00:40Z", "done_by": "alice"},
+        {"text": "Call the manager", "done": False, "done_at": None, "done_by": None},
+    ]
+    assert (data["offers"], data["rules"], data["escalate_after_s"]) == (["send_to_police"], ["pub emergencies"], 60.0)
+    assert Incident.from_json(data) == incident
+
+
+def test_an_older_snapshot_without_rule_actions_reads_as_having_none():
+    """JSON from before SOPs existed reads back with no checklist, offers or rules, escalating by severity."""
+    data = INCIDENT.to_json()
+    for key in ("sop", "offers", "rules", "escalate_after_s"):
+        del data[key]
+    assert Incident.from_json(data) == INCIDENT
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"step": 0}, "step must be a whole number from 1"),
+        ({"step": True}, "step must be a whole number from 1"),
+        ({"step": "2"}, "step must be a whole number from 1"),
+        ({"step": 1, "done": "yes"}, "done must be true or false"),
+    ],
+)
+def test_a_step_check_refuses_a_bad_step_number_or_flag(arguments, message):
+    """CheckStep takes a step counted from 1 and a real true or false."""
+    with pytest.raises(ValueError, match=message):
+        CheckStep(**arguments)
 
 
 def test_incident_ids_are_stable_and_sort_with_their_numbers():
