@@ -20,7 +20,7 @@ from attrs import field, frozen
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 
-from hub.api import SimulatorContext, SimulatorType
+from hub.api import CueRefused, CueSpec, SimulatorContext, SimulatorType
 from hub.config import Expected, between, one_of
 from plugins.shopwatch.codec import DIALECTS, Dialect, ccdi, fleetsync
 from plugins.shopwatch.pty_link import PtyLink
@@ -618,8 +618,24 @@ class ShopwatchSimulatorConfig:
         return self.status_codes or DEFAULT_STATUS_CODES[self.dialect]
 
 
+#: What a demo's script may have the radio's handsets do (``hub.scenario``); see ``ShopwatchSimulator.cue``.
+CUES = (
+    CueSpec("status", "a member presses a status button (code as the radio sends it: CCDI \"01\", FleetSync "
+                      "\"10\")", arguments=("unit", "code")),
+    CueSpec("emergency", "a member presses the handset's emergency button", arguments=("unit",)),
+    CueSpec("end_emergency", "the emergency ends at the base radio (CCDI only: FleetSync has no such message)"),
+    CueSpec("text", "a member sends a short text (1 to 32 characters)", arguments=("unit", "text")),
+)
+
+
 class ShopwatchSimulator(Service):
-    """A simulated base radio as a Twisted service: the pty and link while running, the scenario if asked."""
+    """A simulated base radio as a Twisted service: the pty and link while running, the scenario if asked.
+
+    ``cue(name, arguments)`` plays one of ``CUES`` for a demo's script; arguments it cannot use (a unit it
+    does not play, a code the dialect cannot carry, a text too long) raise ``CueRefused`` saying why.
+    """
+
+    cues = CUES
 
     def __init__(
         self,
@@ -663,6 +679,52 @@ class ShopwatchSimulator(Service):
         super().stopService()
         self.scenario.stop()
         self.radio.close()
+
+    def cue(self, name: str, arguments: dict[str, Any]) -> None:
+        """Have a handset (or the base) do what cue ``name`` says, now; ``CueRefused`` if it cannot."""
+        if not self.running:
+            raise CueRefused("the radio is not running")
+        if name == "status":
+            unit = self._cued_unit(arguments)
+            self.radio.status(unit, self._cued_code(arguments))
+        elif name == "emergency":
+            self.radio.emergency(self._cued_unit(arguments))
+        elif name == "end_emergency":
+            if self.config.dialect != "ccdi":
+                raise CueRefused("a FleetSync radio sends no end of an emergency: the operator ends it from the "
+                                 "incident")
+            self.radio.end_emergency()
+        elif name == "text":
+            unit = self._cued_unit(arguments)
+            text = arguments.get("text")
+            if not (isinstance(text, str) and 0 < len(text.strip()) and len(text) <= 32 and text.isascii()
+                    and text.isprintable()):
+                raise CueRefused(f"text {text!r} is not 1 to 32 printable ASCII characters")
+            self.radio.text(unit, text)
+        else:
+            raise CueRefused(f"no cue {name!r}; the radio's cues: {', '.join(spec.name for spec in CUES)}")
+        self._log.info("radio_cue_played", cue=name, **{key: str(value) for key, value in arguments.items()})
+
+    def _cued_unit(self, arguments: dict[str, Any]) -> str:
+        unit = arguments.get("unit")
+        units = [handset.unit for handset in self.config.handsets()]
+        if isinstance(unit, int) and not isinstance(unit, bool):
+            unit = str(unit)
+        if unit not in units:
+            raise CueRefused(f"unit {unit!r} is not one of the radio's handsets ({', '.join(units)})")
+        return unit
+
+    def _cued_code(self, arguments: dict[str, Any]) -> str:
+        code = arguments.get("code")
+        if isinstance(code, int) and not isinstance(code, bool):
+            code = f"{code:02d}"
+        if isinstance(code, str) and self.config.dialect == "ccdi":
+            code = code.upper()
+        try:
+            _status_codes(self.config, None, (code,) if isinstance(code, str) else ("",))
+        except Expected as error:
+            raise CueRefused(f"status code {arguments.get('code')!r} is not one this radio can send (expected {error})") from None
+        return code
 
 
 def simulator_factory(context: SimulatorContext) -> ShopwatchSimulator:
