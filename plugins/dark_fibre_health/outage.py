@@ -55,6 +55,51 @@ class NodeFigures:
     failed_probes: int = 0
 
 
+def node_asset(config: FibreConfig, topology: Topology, name: str, *, source: str, state: str | None,
+               since: float | None, figures: NodeFigures | None = None,
+               cameras: tuple[str, ...] | None = None) -> Asset:
+    """A node's directory entry. ``cameras`` are every camera behind it (its own and those on nodes further
+    out, ``Topology.cameras_behind``), what its outage takes dark; ``cameras_on`` its own."""
+    node = config.nodes[name]
+    figures = figures or NodeFigures()
+    behind = cameras if cameras is not None else topology.cameras_behind(name)
+    return Asset(
+        kind="fibre_node", id=name, name=node.name, source=source, latitude=node.latitude,
+        longitude=node.longitude, state=state, state_since=since,
+        attributes={
+            "address": node.address, "upstream": node.upstream, "site": node.site,
+            "span": topology.span_to_upstream(name), "cameras": list(behind),
+            "cameras_on": list(node.cameras), "probes": list(node.probes),
+            "reason": figures.reason, "loss_pct": figures.loss_pct, "rtt_ms": figures.rtt_ms,
+            "jitter_ms": figures.jitter_ms,
+        },
+    )
+
+
+def span_asset(topology: Topology, name: str, *, source: str, state: str | None, since: float | None) -> Asset:
+    """A span's directory entry: its ends, length, cores and the node whose upstream link it is."""
+    span = topology.span(name)
+    assert span is not None
+    return Asset(
+        kind="fibre_span", id=name, source=source, state=state, state_since=since,
+        attributes={"a": span.a, "b": span.b, "length_m": span.length_m, "cores": span.cores,
+                    "carries": topology.node_of_span(name)},
+    )
+
+
+def declared_assets(config: FibreConfig, source: str) -> list[Asset]:
+    """Every configured node and span as the running adapter first puts them in the directory (unknown
+    until judged, disabled when not probed), without probing anything (``AdapterType.assets``)."""
+    topology = Topology.build(config.nodes, config.spans)
+    states = {name: UNKNOWN if config.nodes[name].enabled else DISABLED for name in topology.order}
+    nodes = [node_asset(config, topology, name, source=source, state=states[name], since=None)
+             for name in topology.order]
+    spans = [span_asset(topology, span.name, source=source, since=None,
+                        state=states.get(topology.node_of_span(span.name) or "", UNKNOWN))
+             for span in topology.spans]
+    return nodes + spans
+
+
 class OutageReporter:
     """Publishes node state changes, keeps the directory's nodes and spans in step, and follows up the
     cameras of a recovered node. ``publish`` is the adapter's outbox; ``clock`` its reactor."""
@@ -104,30 +149,13 @@ class OutageReporter:
     def _put_node(self, name: str, state: str, since: float, figures: NodeFigures | None) -> None:
         if self._directory is None:
             return
-        node = self._config.nodes[name]
-        figures = figures or NodeFigures()
-        self._directory.put(Asset(
-            kind="fibre_node", id=name, name=node.name, source=self._source, latitude=node.latitude,
-            longitude=node.longitude, state=state, state_since=since,
-            attributes={
-                "address": node.address, "upstream": node.upstream, "site": node.site,
-                "span": self._topology.span_to_upstream(name), "cameras": list(self._cameras_of[name]),
-                "cameras_on": list(node.cameras), "probes": list(node.probes),
-                "reason": figures.reason, "loss_pct": figures.loss_pct, "rtt_ms": figures.rtt_ms,
-                "jitter_ms": figures.jitter_ms,
-            },
-        ))
+        self._directory.put(node_asset(self._config, self._topology, name, source=self._source, state=state,
+                                       since=since, figures=figures, cameras=self._cameras_of[name]))
 
     def _put_span(self, name: str, state: str, since: float) -> None:
         if self._directory is None:
             return
-        span = self._topology.span(name)
-        assert span is not None
-        self._directory.put(Asset(
-            kind="fibre_span", id=name, source=self._source, state=state, state_since=since,
-            attributes={"a": span.a, "b": span.b, "length_m": span.length_m, "cores": span.cores,
-                        "carries": self._topology.node_of_span(name)},
-        ))
+        self._directory.put(span_asset(self._topology, name, source=self._source, state=state, since=since))
 
     # --- state changes ---------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from plugins.dark_fibre_health import bench, simulator
 from plugins.dark_fibre_health.adapter import FibreAdapter
 from plugins.dark_fibre_health.config import FibreConfig
 from plugins.dark_fibre_health.events import EVENT_TYPES
+from plugins.dark_fibre_health.outage import declared_assets
 
 
 class FibrePlugin:
@@ -29,6 +30,7 @@ class FibrePlugin:
                     "power and thresholds, up/degraded/down/unreachable/flapping with hysteresis, and one "
                     "root-cause incident per failed node naming its span and every camera behind it"
                 ),
+                assets=declared_assets,
             )
         ]
 

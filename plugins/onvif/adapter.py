@@ -182,8 +182,26 @@ class OnvifAdapter(Service):
         directory = self.context.directory
         if directory is None:
             return
-        directory.put(Asset(
-            kind="camera", id=number, name=camera.name, source=self.context.name, latitude=camera.latitude,
-            longitude=camera.longitude, state=DISABLED, state_since=self.context.reactor.seconds(),
-            attributes={"fibre_node": camera.fibre_node, "site": camera.site, "ptz": False, "presets": []},
-        ))
+        directory.put(camera_asset(number, camera, self.context.name, state=DISABLED,
+                                   since=self.context.reactor.seconds()))
+
+
+def camera_asset(number: str, camera: CameraConfig, source: str, *, state: str | None = None,
+                 since: float | None = None) -> Asset:
+    """A camera's directory entry as its configuration says it: where it is, its site and fibre node; no
+    presets or PTZ until the camera has been asked (the runner adds what it says of itself)."""
+    return Asset(
+        kind="camera", id=number, name=camera.name, source=source, latitude=camera.latitude,
+        longitude=camera.longitude, state=state, state_since=since,
+        attributes={"fibre_node": camera.fibre_node, "site": camera.site, "ptz": False, "presets": []},
+    )
+
+
+def declared_assets(config: OnvifConfig, source: str) -> list[Asset]:
+    """Every configured camera of the fleet, without asking any of them (``AdapterType.assets``): a
+    disabled one says so, the others' state is not known yet."""
+    return [
+        camera_asset(number, config.cameras[number], source,
+                     state=None if config.cameras[number].enabled else DISABLED)
+        for number in sorted(config.cameras, key=natural_key)
+    ]

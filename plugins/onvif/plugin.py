@@ -8,7 +8,7 @@ from __future__ import annotations
 from hub.api import AdapterType, Benchmark, CliCommand, SimulatorType
 from hub.hookspecs import hookimpl
 from plugins.onvif import bench, cli, simulator
-from plugins.onvif.adapter import OnvifAdapter
+from plugins.onvif.adapter import OnvifAdapter, declared_assets
 from plugins.onvif.commands import COMMANDS
 from plugins.onvif.config import OnvifConfig
 from plugins.onvif.events import EVENT_TYPES
@@ -29,6 +29,7 @@ class OnvifPlugin:
                     "as evidence, stream addresses, and each camera's health; many cameras per instance"
                 ),
                 commands=COMMANDS,
+                assets=declared_assets,
             )
         ]
 

@@ -133,3 +133,10 @@ class Members:
                 "cameras": list(member.cameras),
             },
         )
+
+
+def declared_assets(config: ShopwatchConfig, source: str) -> list[Asset]:
+    """Every configured member's radio unit, as the running adapter first puts it in the directory, without
+    opening the radio's port (``AdapterType.assets``)."""
+    members = Members.from_config(source, config)
+    return [members.asset(member) for member in members.all()]

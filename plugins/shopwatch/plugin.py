@@ -12,6 +12,7 @@ from plugins.shopwatch.adapter import ShopwatchAdapter
 from plugins.shopwatch.commands import COMMANDS
 from plugins.shopwatch.config import ShopwatchConfig
 from plugins.shopwatch.events import EVENT_TYPES
+from plugins.shopwatch.members import declared_assets
 
 
 class ShopwatchPlugin:
@@ -29,6 +30,7 @@ class ShopwatchPlugin:
                     "or Kenwood FleetSync; emergencies, status codes and texts in, broadcasts and replies out"
                 ),
                 commands=COMMANDS,
+                assets=declared_assets,
             )
         ]
 
