@@ -686,6 +686,9 @@ _INCIDENT_BODIES = {
     "update": (s.obj({"category": s.text(64, nullable=True),
                       "priority": {"type": ["integer", "null"], "minimum": 1, "maximum": 5}}),
                "Change an incident's category or priority."),
+    "sop": (s.obj({"step": {"type": "integer", "minimum": 1, "maximum": 1000}, "done": {"type": "boolean"}},
+                  ("step", "done")),
+            "Tick (done: true) or untick a step of the incident's SOP checklist; step 1 is the first."),
 }
 _LIMIT = ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most this many")
 _INCIDENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")

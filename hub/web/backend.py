@@ -31,7 +31,7 @@ class IncidentDesk(Protocol):
 
 
 #: The incident actions the API offers, each a path under /api/incidents/{id}/.
-INCIDENT_VERBS = ("acknowledge", "assign", "notes", "state", "update")
+INCIDENT_VERBS = ("acknowledge", "assign", "notes", "state", "update", "sop")
 
 
 class EngineDesk:
@@ -74,6 +74,8 @@ class EngineDesk:
                     name: (model.CLEAR if arguments[name] is None else arguments[name])
                     for name in ("category", "priority") if name in arguments
                 })
+            elif verb == "sop":
+                action = model.CheckStep(step=arguments["step"], done=arguments["done"])
             else:  # pragma: no cover - the route table only offers INCIDENT_VERBS
                 raise ValueError(verb)
             return await self._engine.act(incident_id, action, actor)

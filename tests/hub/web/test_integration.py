@@ -42,7 +42,9 @@ from tests.hub.web.fakes import FakeAdapters, FakeStatus
 class Stack:
     """One hub's worth of real pieces on one database file."""
 
-    async def start(self, tmp_path: Any) -> "Stack":
+    async def start(self, tmp_path: Any, incidents: IncidentsConfig | None = None,
+                    adapters: tuple[FakeStatus, ...] = (FakeStatus("radio.town_centre", "radio"),),
+                    adapter_types: dict[str, Any] | None = None) -> "Stack":
         self.path = tmp_path / "journal.sqlite3"
         self.writer = InlineSqliteWriter(self.path, WriterSettings(), reactor, HUB_MIGRATIONS)
         registry = EventTypeRegistry()
@@ -55,7 +57,8 @@ class Stack:
         self.users = UserStore(self.writer, reactor, self.path)
         for name, role in (("olive", "operator"), ("aud", "auditor")):
             await self.users.add(name, role, "correct horse battery")
-        self.engine = IncidentEngine(bus=self.bus, store=IncidentStore(self.path), config=IncidentsConfig(),
+        self.engine = IncidentEngine(bus=self.bus, store=IncidentStore(self.path),
+                                     config=incidents if incidents is not None else IncidentsConfig(),
                                      clock=reactor, events=self.events.for_source("hub.incidents"),
                                      audit=self.audit)
         self.engine.startService()
@@ -65,8 +68,8 @@ class Stack:
         self.web = WebService(
             bus=self.bus, incidents=self.engine, users=self.users, sessions=self.sessions,
             throttle=LoginThrottle(reactor, 5, 900, 300), partners=PartnerGate(config.partners, reactor),
-            audit=self.audit, directory=Directory(), adapters=FakeAdapters(FakeStatus("radio.town_centre", "radio")),
-            adapter_types={"radio": RADIO}, plugins=None, config=config, reactor=reactor, events=self.events,
+            audit=self.audit, directory=Directory(), adapters=FakeAdapters(*adapters),
+            adapter_types=adapter_types if adapter_types is not None else {"radio": RADIO}, plugins=None, config=config, reactor=reactor, events=self.events,
         )
         self.web.startService()
         await self.web.when_listening()
