@@ -377,6 +377,21 @@ def _run_console(args: argparse.Namespace, reactor: Any) -> Any:
     return ConsoleBenchmark(clients=args.clients, rate=args.rate, seconds=args.seconds).run(reactor)
 
 
+def _system_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the measured run (default 60)")
+    parser.add_argument("--radio-period", type=float, default=None, metavar="SECONDS",
+                        help="seconds between the bench radio's handset actions (default 4: the demo's 40 / 10)")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds after start-up before the clock starts")
+    parser.add_argument("--keep", type=Path, default=None, metavar="FOLDER",
+                        help="copy the run's configs and logs here before its temporary folder is removed")
+
+
+def _run_system(args: argparse.Namespace, reactor: Any) -> Any:
+    from hub.bench.system import run_benchmark
+
+    return run_benchmark(args, reactor)
+
+
 #: The hub's own benchmarks, offered the same way as a plugin's (hub_register_benchmarks).
 BUILT_IN_BENCHMARKS = (
     Benchmark(
@@ -390,6 +405,12 @@ BUILT_IN_BENCHMARKS = (
         help="stream clients fed by the hub, beside a bare WebSocket fan-out",
         add_arguments=_console_arguments,
         run=_run_console,
+    ),
+    Benchmark(
+        name="system",
+        help="the demo's room at ten times its rates, every adapter live: hub CPU, peak RSS, radio-to-console p99",
+        add_arguments=_system_arguments,
+        run=_run_system,
     ),
 )
 

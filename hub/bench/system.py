@@ -1,0 +1,525 @@
+"""``hub bench system``: the whole room at ten times the demo's rates, timed from a radio frame to the console.
+
+Three processes, each in a process group of its own, stopped at the end whatever happens (Ctrl-C too):
+
+- the simulators (``hub run`` on a config with no adapters): the demo's nine ONVIF cameras, four fibre
+  nodes over SNMPv3, the force end over mutual TLS and the Pubwatch base radio on a pseudo-terminal, all
+  at ten times the demo's rates (``hub.bench.system_config``);
+- the hub under test (``hub run``, as in production: no demo echo of every event on stdout, no scripted
+  evening): every adapter of the demo, its incident rules, the console;
+- this process: the Shopwatch base radio on a real pseudo-terminal (the simulator's ``BaseRadio`` and the
+  demo's ``Scenario`` at ten times its rate, ``hub.bench.system_radio``), and a console client logged in
+  as a bench user, reading ``/api/stream`` over a WebSocket like the console does.
+
+Latency is from the moment a frame is on the pty to the moment its event has arrived and been decoded at
+the WebSocket client, both read from ``CLOCK_MONOTONIC`` in this process. Hub CPU is the hub process's
+user+system time (``/proc/PID/stat``) over the measured window, peak RSS its ``VmHWM``. Timing uses
+``time`` because a benchmark measures elapsed time; hub logic never does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import platform
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.protocol import Factory
+from twisted.internet.task import deferLater
+
+from hub.bench import percentile
+from hub.bench.stream_clients import StreamClient
+from hub.bench.system_config import (
+    DEMO_RATES,
+    RATE_FACTOR,
+    SHOPWATCH_STATUS_CODES,
+    SHOPWATCH_UNITS,
+    find_ports,
+    hub_toml,
+    rates,
+    simulators_toml,
+    write_secrets,
+)
+from hub.bench.system_radio import FrameMatcher, StampedRadio
+
+GOAL_P99_MS = 50.0
+BENCH_USER = "bench"
+#: The simulators the simulator process must have started before the hub starts.
+SIMULATORS = ("pubwatch_radio", "cameras", "fibre", "force")
+#: How long a process may take to be ready, and to stop, before the benchmark gives up on it.
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
+#: Once the clock stops, how long the frames still in flight may take to reach the console.
+DRAIN_S = 3.0
+RADIO_SOURCE = "shopwatch.shopwatch"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class BenchFailed(RuntimeError):
+    """The run could not be made (a process would not start, the console refused the bench user)."""
+
+
+# --- processes ------------------------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    # Run in the child before exec: if the benchmark itself is killed outright, its children go too.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def hub_command() -> str:
+    """The ``hub`` console script beside this interpreter (the project's .venv), else the one on PATH."""
+    beside = Path(sys.executable).parent / "hub"
+    return str(beside) if beside.exists() else (shutil.which("hub") or "hub")
+
+
+class Process:
+    """A ``hub`` child in a session (and so a process group) of its own, its output in a log file."""
+
+    def __init__(self, name: str, args: list[str], log_path: Path) -> None:
+        self.name = name
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.popen = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )
+        self.exit_code: int | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU of the process so far (fields 14 and 15 of /proc/PID/stat)."""
+        text = Path(f"/proc/{self.pid}/stat").read_text()
+        fields = text[text.rindex(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+    def status_kib(self, key: str) -> int:
+        """A ``kB`` figure of /proc/PID/status, e.g. ``VmHWM`` (peak resident set) or ``VmRSS``."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+        raise KeyError(key)
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """The JSON log lines the process wrote so far."""
+        records = []
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return records
+        for line in text.splitlines():
+            if line.startswith("{"):
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    pass
+        return records
+
+    def signal_group(self, number: int) -> None:
+        try:
+            os.killpg(self.popen.pid, number)
+        except ProcessLookupError:
+            pass
+
+    def stop_now(self) -> int | None:
+        """SIGTERM to the group, a wait, then SIGKILL: for the reactor's shutdown, where nothing can wait."""
+        if self.running():
+            self.signal_group(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.signal_group(signal.SIGKILL)
+                self.popen.wait(timeout=STOP_TIMEOUT_S)
+        self.signal_group(signal.SIGKILL)  # anything it left behind in its group
+        self.exit_code = self.popen.returncode
+        self._log.close()
+        return self.exit_code
+
+    async def stop(self, reactor: Any) -> int | None:
+        """SIGTERM to the group (the hub stops cleanly on it), waiting on the reactor; SIGKILL if it hangs."""
+        if self.running():
+            self.signal_group(signal.SIGTERM)
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+            while self.running() and time.monotonic() < deadline:
+                await deferLater(reactor, 0.05, lambda: None)
+        return self.stop_now()
+
+
+async def _until(reactor: Any, test: Callable[[], Any], what: str, process: Process,
+                 timeout_s: float = START_TIMEOUT_S) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = test()
+        if value:
+            return value
+        if not process.running():
+            raise BenchFailed(f"the {process.name} process ended (exit {process.popen.returncode}) "
+                              f"while waiting for {what}:\n{process.log_tail()}")
+        if time.monotonic() > deadline:
+            raise BenchFailed(f"no {what} within {timeout_s:g} s:\n{process.log_tail()}")
+        await deferLater(reactor, 0.1, lambda: None)
+
+
+# --- the console client -------------------------------------------------------------------------------
+
+
+async def _http(reactor: Any, method: str, url: str, body: Any = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, list[str]], bytes]:
+    from io import BytesIO
+
+    from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, readBody
+    from twisted.web.http_headers import Headers
+
+    sent = Headers({name: [value] for name, value in (headers or {}).items()})
+    producer = None
+    if body is not None:
+        sent.setRawHeaders("Content-Type", ["application/json"])
+        producer = FileBodyProducer(BytesIO(json.dumps(body).encode()))
+    agent = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
+    response = await agent.request(method.encode(), url.encode(), sent, producer)
+    content = await readBody(response)
+    returned = {name.decode().lower(): [v.decode() for v in values]
+                for name, values in response.headers.getAllRawHeaders()}
+    return response.code, returned, content
+
+
+async def log_in(reactor: Any, base_url: str, password: str) -> str:
+    """Log in as the console does; the session cookie's value."""
+    status, headers, content = await _http(reactor, "POST", f"{base_url}/api/session",
+                                           {"username": BENCH_USER, "password": password},
+                                           {"Origin": base_url})
+    if status != 200:
+        raise BenchFailed(f"the console refused the bench user: {status} {content[:200]!r}")
+    for header in headers.get("set-cookie", []):
+        name, _equals, rest = header.partition("=")
+        if name.strip() == "hub_session":
+            return rest.split(";", 1)[0]
+    raise BenchFailed("the console's login set no session cookie")
+
+
+async def adapter_states(reactor: Any, base_url: str, cookie: str) -> dict[str, dict[str, Any]]:
+    """Each adapter's state and link as the console's status page shows them (``/api/adapters``)."""
+    status, _headers, content = await _http(reactor, "GET", f"{base_url}/api/adapters",
+                                            headers={"Cookie": f"hub_session={cookie}"})
+    if status != 200:
+        raise BenchFailed(f"the console would not list the adapters: {status} {content[:200]!r}")
+    return {adapter["name"]: {"type": adapter["type"], "state": adapter["state"], "link": adapter["link"]}
+            for adapter in json.loads(content)["adapters"]}
+
+
+class ConsoleStream(StreamClient):
+    """A console's live stream: every event, handed to ``on_event`` with the moment it was decoded."""
+
+    def __init__(self, host: str, cookie: str, origin: str, on_event: Callable[[dict[str, Any], int], None]) -> None:
+        self.hello: Deferred[dict[str, Any]] = Deferred()
+        super().__init__(host, "/api/stream", f"hub_session={cookie}", origin, Deferred())
+        self._on_event = on_event
+        self.topics: Counter[str] = Counter()
+        self.first_seq: int | None = None
+        self.last_seq = 0
+
+    def _message(self, text: str) -> None:
+        now = time.monotonic_ns()
+        message = json.loads(text)
+        kind = message.get("type")
+        if kind == "hello" and not self.hello.called:
+            self.hello.callback(message)
+        if kind != "events":
+            return
+        self.frames += 1
+        for event in message["events"]:
+            seq = event["seq"]
+            if seq <= self.last_seq:
+                self.duplicates_or_disorder += 1
+            self.last_seq = max(self.last_seq, seq)
+            self.events += 1
+            self.topics[event["topic"]] += 1
+            self._on_event(event, now)
+
+    def _finish(self) -> None:
+        super()._finish()
+        if not self.hello.called:
+            self.hello.errback(BenchFailed(f"the stream closed before its hello: {self.error}"))
+
+
+async def open_stream(reactor: Any, base_url: str, cookie: str,
+                      on_event: Callable[[dict[str, Any], int], None]) -> ConsoleStream:
+    parts = urlsplit(base_url)
+    client = ConsoleStream(f"{parts.hostname}:{parts.port}", cookie, base_url, on_event)
+    await TCP4ClientEndpoint(reactor, parts.hostname, parts.port).connect(Factory.forProtocol(lambda: client))
+    await client.hello
+    return client
+
+
+# --- the run --------------------------------------------------------------------------------------------
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _latency(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"p50": None, "p90": None, "p99": None, "max": None, "samples": 0, "p99_is_the_max": True}
+    return {"p50": _round(percentile(values, 0.5)), "p90": _round(percentile(values, 0.9)),
+            "p99": _round(percentile(values, 0.99)), "max": _round(values[-1]), "samples": len(values),
+            # Nearest rank: with fewer than a hundred samples the p99 is the slowest one.
+            "p99_is_the_max": len(values) < 100}
+
+
+def _journal_count(path: Path) -> int | None:
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return connection.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return None
+
+
+class SystemBenchmark:
+    """One run: ``seconds`` measured after ``warmup_s``; the bench's radio steps every ``radio_period_s``."""
+
+    def __init__(self, seconds: float = 60.0, *, radio_period_s: float | None = None, warmup_s: float = 5.0,
+                 keep: Path | None = None, seed: int = 8) -> None:
+        self.seconds = seconds
+        self.radio_period_s = (radio_period_s if radio_period_s is not None
+                               else DEMO_RATES["shopwatch_radio_period_s"] / RATE_FACTOR)
+        self.warmup_s = warmup_s
+        self.keep = keep
+        self.seed = seed
+        self.processes: list[Process] = []
+        self.radio: Any = None
+        self.stream: ConsoleStream | None = None
+        self._folder: Path | None = None
+        self._trigger: Any = None
+
+    async def run(self, reactor: Any) -> dict[str, Any]:
+        folder = Path(tempfile.mkdtemp(prefix="hub-bench-system-"))
+        self._folder = folder
+        # Ctrl-C (or SIGTERM) stops the reactor without resuming this coroutine: the trigger still stops
+        # the processes and puts the pty and the folder away.
+        self._trigger = reactor.addSystemEventTrigger("before", "shutdown", self.clean_up_now)
+        try:
+            return await self._run(reactor, folder)
+        finally:
+            await self._clean_up(reactor)
+
+    async def _run(self, reactor: Any, folder: Path) -> dict[str, Any]:
+        from random import Random
+
+        from hub.app import JOURNAL_FILE
+        from hub.audit import Actor
+        from hub.auth.users import add_user_offline
+        from plugins.shopwatch.simulator import BaseRadio, Handset, PtyRadio, Scenario
+
+        load_before = os.getloadavg()
+        ports = find_ports(Random())
+        write_secrets(folder)
+        (folder / "simulators.toml").write_text(simulators_toml(folder, ports))
+        (folder / "hub.toml").write_text(hub_toml(folder, ports))
+        password = os.urandom(12).hex()
+        # The bench user is put in the hub's database before it starts, as `hub user add` does.
+        add_user_offline(folder / "hub-data" / JOURNAL_FILE, BENCH_USER, "operator", password, time.time(),
+                         actor=Actor("hub bench system", "system", "cli"))
+
+        # The Shopwatch base radio, played here: its pty is there before the hub opens it.
+        matcher = FrameMatcher(RADIO_SOURCE)
+        self.radio = PtyRadio(reactor, folder / "radio-shopwatch",
+                              BaseRadio("ccdi", [Handset(unit) for unit in SHOPWATCH_UNITS]))
+        self.radio.open()
+        stamped = StampedRadio(self.radio, matcher)
+        scenario = Scenario(reactor, stamped, units=SHOPWATCH_UNITS, status_codes=SHOPWATCH_STATUS_CODES,
+                            period_s=self.radio_period_s, random=Random(self.seed))
+
+        hub = hub_command()
+        simulators = self._start("simulators", [hub, "run", "--config", str(folder / "simulators.toml")], folder)
+
+        def simulators_up() -> bool:
+            records = simulators.log_records()
+            failed = [r for r in records if r.get("event") == "simulator_failed"]
+            if failed:
+                raise BenchFailed(f"simulator {failed[0].get('simulator')} failed: {failed[0].get('error')}")
+            started = {r.get("simulator") for r in records if r.get("event") == "simulator_started"}
+            return started >= set(SIMULATORS)
+
+        await _until(reactor, simulators_up, "start of every simulator", simulators)
+        hub_process = self._start("hub", [hub, "run", "--config", str(folder / "hub.toml")], folder)
+        base_url = f"http://127.0.0.1:{ports.web}"
+        health: list[int] = []
+
+        async def healthy() -> None:
+            try:
+                status, _headers, _body = await _http(reactor, "GET", f"{base_url}/healthz")
+                health.append(status)
+            except Exception:  # noqa: BLE001 - not listening yet
+                pass
+
+        def ready() -> bool:
+            Deferred.fromCoroutine(healthy())
+            return 200 in health
+
+        await _until(reactor, ready, "console on /healthz", hub_process)
+        cookie = await log_in(reactor, base_url, password)
+        matched_at: list[tuple[int, int]] = []
+
+        def on_event(event: dict[str, Any], now_ns: int) -> None:
+            frame = matcher.seen(event, now_ns)
+            if frame is not None:
+                matched_at.append((frame.number, now_ns))
+
+        self.stream = await open_stream(reactor, base_url, cookie, on_event)
+        # The adapter has set the radio up (ring and progress output, SDM push): frames reach it from now on.
+        await _until(reactor, lambda: self.radio.radio.ring_output and self.radio.radio.sdm_push,
+                     "the hub to set up the Shopwatch radio", hub_process)
+        await deferLater(reactor, self.warmup_s, lambda: None)
+
+        # --- the measured window ---
+        stream = self.stream
+        events_before, seq_before = stream.events, stream.last_seq
+        topics_before = Counter(stream.topics)
+        hub_cpu_before, simulators_cpu_before = hub_process.cpu_seconds(), simulators.cpu_seconds()
+        started = time.monotonic()
+        scenario.start()
+        await deferLater(reactor, self.seconds, lambda: None)
+        scenario.stop()
+        stamped.running = False
+        elapsed = time.monotonic() - started
+        hub_cpu = hub_process.cpu_seconds() - hub_cpu_before
+        simulators_cpu = simulators.cpu_seconds() - simulators_cpu_before
+        events_in_window = stream.events - events_before
+        seq_after = stream.last_seq
+        topics = stream.topics - topics_before
+        load_after = os.getloadavg()
+        adapters = await adapter_states(reactor, base_url, cookie)
+        # Frames written just before the end still reach the console.
+        deadline = time.monotonic() + DRAIN_S
+        while matcher.outstanding and time.monotonic() < deadline:
+            await deferLater(reactor, 0.05, lambda: None)
+        peak_rss_kib = hub_process.status_kib("VmHWM")
+        rss_kib = hub_process.status_kib("VmRSS")
+        hub_processes = [hub_process, simulators]
+        exit_codes = {}
+        for process in hub_processes:
+            exit_codes[process.name] = await process.stop(reactor)
+        journaled = _journal_count(folder / "hub-data" / JOURNAL_FILE)
+
+        latencies = matcher.latencies_ms()
+        by_kind: dict[str, list[float]] = {}
+        for frame in matcher.matched:
+            by_kind.setdefault(frame.kind, []).append((frame.seen_ns - frame.written_ns) / 1e6)  # type: ignore[operator]
+        p99 = percentile(latencies, 0.99) if latencies else None
+        frames_sent = len(matcher.frames)
+        frames_matched = len(matcher.matched)
+        sources: Counter[str] = Counter()
+        for topic, count in topics.items():
+            sources[topic.split(".", 1)[0]] += count
+        return {
+            "goal": {"latency_p99_ms_at_most": GOAL_P99_MS,
+                     "what": "radio frame on the pseudo-terminal to its event on a console WebSocket"},
+            "goal_met": p99 is not None and p99 <= GOAL_P99_MS and frames_matched == frames_sent,
+            "latency_ms": _latency(latencies),
+            "latency_ms_by_frame": {kind: _latency(sorted(values)) for kind, values in sorted(by_kind.items())},
+            "adapters": adapters,
+            "all_adapters_running": bool(adapters) and all(a["state"] == "running" for a in adapters.values()),
+            "frames_sent": frames_sent,
+            "frames_matched": frames_matched,
+            "frames_not_sent_by_radio": stamped.not_sent,
+            "unexpected_radio_events": matcher.unexpected,
+            "hub": {
+                "cpu_seconds": round(hub_cpu, 2),
+                "cpu_percent_of_one_core": round(100 * hub_cpu / elapsed, 1),
+                "peak_rss_mib": round(peak_rss_kib / 1024, 1),
+                "rss_at_end_mib": round(rss_kib / 1024, 1),
+                "exit_code": exit_codes.get("hub"),
+            },
+            "simulators": {
+                "cpu_seconds": round(simulators_cpu, 2),
+                "cpu_percent_of_one_core": round(100 * simulators_cpu / elapsed, 1),
+                "exit_code": exit_codes.get("simulators"),
+            },
+            "events": {
+                "journaled_in_window": seq_after - seq_before,
+                "per_second": round((seq_after - seq_before) / elapsed, 1),
+                "journaled_total": journaled,
+                "on_stream_in_window": events_in_window,
+                "on_stream_by_source": dict(sorted(sources.items())),
+                "stream_disorder": stream.duplicates_or_disorder,
+            },
+            "rates": rates(RATE_FACTOR, self.radio_period_s),
+            "seconds": round(elapsed, 2),
+            "warmup_s": self.warmup_s,
+            "machine": {
+                "cpus": os.cpu_count(),
+                "load_average_before": [round(value, 2) for value in load_before],
+                "load_average_after": [round(value, 2) for value in load_after],
+                "python": platform.python_version(),
+                "sqlite": sqlite3.sqlite_version,
+            },
+            "hub_command": "hub run (production path; the demo's per-event echo and script left out)",
+        }
+
+    def _start(self, name: str, args: list[str], folder: Path) -> Process:
+        process = Process(name, args, folder / f"{name}.log")
+        self.processes.append(process)
+        return process
+
+    async def _clean_up(self, reactor: Any) -> None:
+        for process in reversed(self.processes):
+            await process.stop(reactor)
+        self.clean_up_now()
+        if self._trigger is not None:
+            reactor.removeSystemEventTrigger(self._trigger)
+            self._trigger = None
+
+    def clean_up_now(self) -> None:
+        """Stop every process, close the stream and the pty, remove the folder (unless kept); idempotent."""
+        for process in reversed(self.processes):
+            if process.exit_code is None:
+                process.stop_now()
+        if self.stream is not None and self.stream.transport is not None:
+            self.stream.transport.abortConnection()
+            self.stream = None
+        if self.radio is not None:
+            self.radio.close()
+            self.radio = None
+        folder, self._folder = self._folder, None
+        if folder is not None:
+            if self.keep is not None:
+                shutil.copytree(folder, self.keep, dirs_exist_ok=True, symlinks=True)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_benchmark(args: Any, reactor: Any) -> Any:
+    benchmark = SystemBenchmark(args.seconds, radio_period_s=args.radio_period, warmup_s=args.warmup,
+                                keep=args.keep)
+    return Deferred.fromCoroutine(benchmark.run(reactor))

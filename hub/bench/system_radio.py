@@ -1,0 +1,130 @@
+"""The radio ``hub bench system`` plays itself, and the matching of what it sent to what the console saw.
+
+``StampedRadio`` stands between the Shopwatch simulator's ``Scenario`` (the demo's handsets: a status
+button, a text, another status, an emergency and its end, another text, over and over) and its
+``PtyRadio`` on a real pseudo-terminal: it numbers every frame, reads ``CLOCK_MONOTONIC`` as soon as the
+frame is on the pty, and notes which event the console should get for it. Texts carry the frame's
+number, so each is told apart. ``FrameMatcher`` takes the events from the console's WebSocket and pairs
+each with the oldest frame waiting for the same key (topic, unit, status code or text): events of one
+unit come in the order its frames were written, so the oldest waiting frame is the one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any, Hashable
+
+from attrs import define
+
+
+@define
+class Frame:
+    """One frame written: its number, what it was, when its last byte was on the pty, when the console saw it."""
+
+    number: int
+    kind: str
+    written_ns: int
+    seen_ns: int | None = None
+
+
+class FrameMatcher:
+    """Frames waiting for their event, by key; ``seen(event)`` pairs an event from the stream with one."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.frames: list[Frame] = []
+        self._waiting: dict[Hashable, deque[Frame]] = {}
+        #: Events of the radio's source that no frame was waiting for (another run's, or a mismatch).
+        self.unexpected = 0
+
+    def expect(self, key: Hashable, frame: Frame) -> None:
+        self.frames.append(frame)
+        self._waiting.setdefault(key, deque()).append(frame)
+
+    def seen(self, event: dict[str, Any], now_ns: int) -> Frame | None:
+        if event.get("source") != self.source:
+            return None
+        key = event_key(event)
+        waiting = self._waiting.get(key) if key is not None else None
+        if not waiting:
+            if key is not None:
+                self.unexpected += 1
+            return None
+        frame = waiting.popleft()
+        frame.seen_ns = now_ns
+        return frame
+
+    @property
+    def matched(self) -> list[Frame]:
+        return [frame for frame in self.frames if frame.seen_ns is not None]
+
+    @property
+    def outstanding(self) -> int:
+        return sum(len(waiting) for waiting in self._waiting.values())
+
+    def latencies_ms(self) -> list[float]:
+        return sorted((frame.seen_ns - frame.written_ns) / 1e6 for frame in self.matched)  # type: ignore[operator]
+
+
+def event_key(event: dict[str, Any]) -> Hashable | None:
+    """The key a Shopwatch event is matched on, as the console receives it; None for other topics."""
+    topic = event.get("topic")
+    payload = event.get("payload") or {}
+    unit = (payload.get("member") or {}).get("unit")
+    if topic == "shopwatch.report.received":
+        if payload.get("text") is not None:
+            return (topic, unit, "text", payload["text"])
+        return (topic, unit, "status", payload.get("status_code"))
+    if topic in ("shopwatch.emergency.raised", "shopwatch.emergency.ended"):
+        return (topic, unit)
+    return None
+
+
+class StampedRadio:
+    """What the demo's ``Scenario`` drives, passed on to a ``PtyRadio``; each frame numbered and stamped."""
+
+    def __init__(self, radio: Any, matcher: FrameMatcher) -> None:
+        self.radio = radio
+        self.matcher = matcher
+        self.number = 0
+        #: Frames the radio did not send (a text while it still held the last one, as a real radio does).
+        self.not_sent = 0
+        self.running = True
+
+    def _frame(self, kind: str, keys: list[Hashable], send: Any) -> None:
+        if not self.running:
+            return
+        before = self.radio.link.dropped_bytes
+        held = getattr(self.radio.radio, "lost_sdms", 0)
+        send()
+        # The bytes are on the pty when the write returns (or queued behind a hub that is not reading, which
+        # then counts in the latency, as it should).
+        written = time.monotonic_ns()
+        if self.radio.link.dropped_bytes != before or getattr(self.radio.radio, "lost_sdms", 0) != held:
+            self.not_sent += 1
+            return
+        for key in keys:
+            self.number += 1
+            self.matcher.expect(key, Frame(self.number, kind, written))
+
+    def status(self, unit: str, code: str) -> None:
+        self._frame("status", [("shopwatch.report.received", unit, "status", code)],
+                    lambda: self.radio.status(unit, code))
+
+    def text(self, unit: str, text: str) -> None:
+        # The frame's number in the text tells this report from every other one.
+        text = f"{text[:22].rstrip()} #{self.number + 1}"
+        self._frame("text", [("shopwatch.report.received", unit, "text", text)], lambda: self.radio.text(unit, text))
+
+    def emergency(self, unit: str) -> None:
+        if unit in self.radio.radio.emergencies:
+            return  # already in emergency: the hub says so once
+        self._frame("emergency", [("shopwatch.emergency.raised", unit)], lambda: self.radio.emergency(unit))
+
+    def end_emergency(self) -> None:
+        units = sorted(self.radio.radio.emergencies)
+        if not units:
+            return
+        self._frame("emergency_end", [("shopwatch.emergency.ended", unit) for unit in units],
+                    self.radio.end_emergency)
