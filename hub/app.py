@@ -45,6 +45,7 @@ from hub.database import Database, PluginSchemaError, migrate_plugin_schemas
 from hub.directory import Directory
 from hub.evidence import EvidenceStore, thread_pool_runner
 from hub.ids import EventIdGenerator
+from hub.incidents.actions import RuleActionService, check_rule_targets
 from hub.incidents.engine import IncidentEngine
 from hub.incidents.store import IncidentStore
 from hub.journal import Journal
@@ -163,6 +164,7 @@ class Hub(MultiService):
                                       run_in_thread=thread_pool_runner(reactor))
         # Built once the database is open (start-up); None before that and in a hub that never started.
         self.incidents: IncidentEngine | None = None
+        self.rule_actions: RuleActionService | None = None
         self.audit: AuditLog | None = None
         self.users: UserStore | None = None
         self.sessions: SessionManager | None = None
@@ -187,6 +189,8 @@ class Hub(MultiService):
         return Deferred.fromCoroutine(self._start())
 
     async def _start(self) -> None:
+        # A rule whose action names an adapter that cannot do it stops the start, naming the rule.
+        check_rule_targets(self.config, self.adapter_types)
         data_dir = journal_path(self.config).parent
         data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = DataDirLock(data_dir)
@@ -227,9 +231,24 @@ class Hub(MultiService):
             events=self.events.for_source("hub.incidents"),
             audit=self.audit,
             log=self.log.bind(component="incidents"),
+            timezone=self.config.hub.timezone,
         )
         self.incidents.setName("incidents")
         self.incidents.setServiceParent(self)
+        # After the engine, so it stops first: it carries out what rules ask when they open an incident.
+        self.rule_actions = RuleActionService(
+            bus=self.bus,
+            config=self.config,
+            adapter_types=self.adapter_types,
+            directory=self.directory,
+            adapters=lambda: [adapter.status for adapter in self.adapters.values()],
+            clock=self.reactor,
+            events=self.events.for_source("hub.rules"),
+            skipped=self.skipped_adapters,
+            log=self.log.bind(component="rule_actions"),
+        )
+        self.rule_actions.setName("rule-actions")
+        self.rule_actions.setServiceParent(self)
         for instance in self.config.adapters:
             if instance.enabled and self._runs_here(instance, "adapter", self.skipped_adapters):
                 self._add_adapter(instance)
