@@ -235,6 +235,15 @@ async def adapter_states(reactor: Any, base_url: str, cookie: str) -> dict[str, 
             for adapter in json.loads(content)["adapters"]}
 
 
+async def asset_states(reactor: Any, base_url: str, cookie: str, route: str, key: str) -> dict[str, int]:
+    """How many of the assets on ``route`` (cameras, fibre nodes) are in each state, as the console sees them."""
+    status, _headers, content = await _http(reactor, "GET", f"{base_url}{route}",
+                                            headers={"Cookie": f"hub_session={cookie}"})
+    if status != 200:
+        raise BenchFailed(f"the console would not list {route}: {status} {content[:200]!r}")
+    return dict(sorted(Counter(str(asset.get("state")) for asset in json.loads(content)[key]).items()))
+
+
 class ConsoleStream(StreamClient):
     """A console's live stream: every event, handed to ``on_event`` with the moment it was decoded."""
 
@@ -421,6 +430,8 @@ class SystemBenchmark:
         topics = stream.topics - topics_before
         load_after = os.getloadavg()
         adapters = await adapter_states(reactor, base_url, cookie)
+        cameras = await asset_states(reactor, base_url, cookie, "/api/cameras", "cameras")
+        fibre_nodes = await asset_states(reactor, base_url, cookie, "/api/fibre-nodes", "fibre_nodes")
         # Frames written just before the end still reach the console.
         deadline = time.monotonic() + DRAIN_S
         while matcher.outstanding and time.monotonic() < deadline:
@@ -451,6 +462,8 @@ class SystemBenchmark:
             "latency_ms_by_frame": {kind: _latency(sorted(values)) for kind, values in sorted(by_kind.items())},
             "adapters": adapters,
             "all_adapters_running": bool(adapters) and all(a["state"] == "running" for a in adapters.values()),
+            "cameras_by_state_at_end": cameras,
+            "fibre_nodes_by_state_at_end": fibre_nodes,
             "frames_sent": frames_sent,
             "frames_matched": frames_matched,
             "frames_not_sent_by_radio": stamped.not_sent,
