@@ -445,6 +445,10 @@ class SupervisionConfig:
 
 _INSTANCE_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
 
+#: When an adapter or simulator instance runs: only as root, or only when not root.
+OnlyWhen = Literal["root", "not_root"]
+ONLY_WHEN = ("root", "not_root")
+
 
 @frozen(kw_only=True)
 class AdapterInstanceConfig:
@@ -455,6 +459,10 @@ class AdapterInstanceConfig:
     settings: object
     enabled: bool = True
     supervision: SupervisionConfig = field(factory=SupervisionConfig)
+    #: ``only_when``: "root" or "not_root" runs the instance only when the hub does (or does not) run as
+    #: root; None: always. One config then serves both ways (the demo's fibre nodes in network namespaces
+    #: as root, simulated otherwise); a skipped instance is logged and shown as skipped, never as failed.
+    only_when: OnlyWhen | None = None
 
     @property
     def source(self) -> str:
@@ -470,6 +478,12 @@ class SimulatorInstanceConfig:
     type: str
     settings: object
     enabled: bool = True
+    only_when: OnlyWhen | None = None  # as AdapterInstanceConfig's
+
+
+def only_when_holds(only_when: OnlyWhen | None, *, root: bool) -> bool:
+    """Whether an instance with this ``only_when`` runs in a hub that is (``root``) or is not root."""
+    return only_when is None or (only_when == "root") == root
 
 
 @frozen(kw_only=True)
@@ -503,10 +517,6 @@ _SECTIONS: dict[str, type] = {
 
 # The keys of an adapter table that belong to the hub; every other key is the adapter type's.
 RUNTIME_KEYS = ("type", "enabled", "supervision", "only_when")
-#: When an adapter or simulator instance runs: only as root, or only when not root.
-OnlyWhen = Literal["root", "not_root"]
-ONLY_WHEN = ("root", "not_root")
-
 # The same for a simulator table.
 SIMULATOR_RUNTIME_KEYS = ("type", "enabled", "only_when")
 
@@ -517,10 +527,7 @@ class _AdapterRuntimeKeys:
 
     enabled: bool = True
     supervision: SupervisionConfig = field(factory=SupervisionConfig)
-    #: ``only_when``: "root" or "not_root" runs the instance only when the hub does (or does not) run as
-    #: root; None: always. One config then serves both ways (the demo's fibre nodes in network namespaces
-    #: as root, simulated otherwise); a skipped instance is logged and shown as skipped, never as failed.
-    only_when: OnlyWhen | None = None
+    only_when: OnlyWhen | None = field(default=None, validator=attrs.validators.optional(one_of(*ONLY_WHEN)))
 
 
 @frozen
@@ -528,6 +535,7 @@ class _SimulatorRuntimeKeys:
     """The keys of a simulator table, besides ``type``, that the hub reads."""
 
     enabled: bool = True
+    only_when: OnlyWhen | None = field(default=None, validator=attrs.validators.optional(one_of(*ONLY_WHEN)))
 
 
 # --- Errors -------------------------------------------------------------------------------------------
@@ -536,12 +544,6 @@ class _SimulatorRuntimeKeys:
 @frozen
 class ConfigProblem:
     """One thing wrong with a config file. An empty ``key_path`` means the file as a whole."""
-    only_when: OnlyWhen | None = None  # as AdapterInstanceConfig's
-
-
-def only_when_holds(only_when: OnlyWhen | None, *, root: bool) -> bool:
-    """Whether an instance with this ``only_when`` runs in a hub that is (``root``) or is not root."""
-    return only_when is None or (only_when == "root") == root
 
     file: str
     key_path: str
@@ -585,7 +587,6 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     def refuse(found: str, expected: str, key_path: str = "") -> NoReturn:
         raise ConfigError([ConfigProblem(file, key_path, found, expected)])
 
-    only_when: OnlyWhen | None = field(default=None, validator=attrs.validators.optional(one_of(*ONLY_WHEN)))
     try:
         data = Path(path).read_bytes()
     except OSError as error:
@@ -593,7 +594,6 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         # utf-8-sig: Windows editors start files with a byte-order mark that TOML itself does not allow.
         text = data.decode("utf-8-sig")
-    only_when: OnlyWhen | None = field(default=None, validator=attrs.validators.optional(one_of(*ONLY_WHEN)))
     except UnicodeDecodeError as error:
         refuse(f"bytes that are not UTF-8 text (at byte {error.start})", "a UTF-8 text file")
     try:
@@ -697,6 +697,14 @@ def _validate(
         simulators = _simulators(reader, raw.get("simulators", {}), simulator_types)
     except _Invalid as invalid:
         issues.extend(issue.under("simulators") for issue in invalid.issues)
+    if issues:
+        return None
+    # Rules whose actions name an adapter, checked against the adapters above (imported here: the rule
+    # actions module reads this one).
+    from hub.incidents.actions import rule_target_issues
+
+    for problem in rule_target_issues(sections["incidents"], adapters, adapter_types):
+        issues.append(_Issue(("incidents", *problem.path), None, problem.expected, found=problem.found))
     if issues:
         return None
     return HubConfig(path=path, adapters=adapters, simulators=simulators, **sections)

@@ -106,6 +106,10 @@ def _quoted(text: str) -> str:
     return quoted if len(quoted) <= 80 else quoted[:76] + '..."'
 
 
+def _article(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
 def rule_target_issues(
     incidents: IncidentsConfig,
     adapters: Sequence[AdapterInstanceConfig],
@@ -128,7 +132,7 @@ def rule_target_issues(
             return None
         if command_spec(adapter_types, instance.type, verb) is None:
             problems.append(TargetProblem(("rules", index, *key),
-                                          f"{_quoted(name)}, a {instance.type} adapter, which cannot {_CAN[verb]}",
+                                          f"{_quoted(name)}, {_article(instance.type)} adapter, which cannot {_CAN[verb]}",
                                           expected))
             return None
         return instance

@@ -554,3 +554,56 @@ def test_stopping_leaves_no_timer_and_no_subscription(room):
     room.stop()
     assert all(subscription.name != CURSOR for subscription in room.hub.bus.subscriptions)
     assert_no_pending_timers(room.clock)
+
+
+# --- with the real incident engine ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def engine_room(tmp_path):
+    """The incident engine and the rule action service on one bus: the whole path from event to command."""
+    from tests.hub.incidents.fakes import EngineHarness
+
+    harness = EngineHarness(tmp_path, config=IncidentsConfig(rules=(PUB_FIGHT,)))
+    directory = Directory()
+    directory.put(Asset(kind="camera", id="31", source="onvif.cameras"))
+    config = HubConfig(path=tmp_path / "hub.toml", incidents=harness.config, adapters=ADAPTERS)
+    service = RuleActionService(bus=harness.bus, config=config, adapter_types=ADAPTER_TYPES, directory=directory,
+                                adapters=Adapters(ALL_RUNNING), clock=harness.clock,
+                                events=EventFactory(harness.clock, "hub.rules"))
+    service.startService()
+    harness.hub.settle()
+    yield harness
+    stopped = service.stopService()
+    harness.hub.settle()
+    success_result_of(stopped)
+    harness.close()
+
+
+def test_the_audit_can_follow_a_camera_move_back_to_the_event_that_caused_it(engine_room):
+    """command (requested_by rule:NAME) -> caused by incident.opened -> caused by the radio emergency; the
+    command and its siblings land on the incident."""
+    emergency = engine_room.emit(subject=BOOTS, location=Location(camera="31"), source="shopwatch.pubwatch",
+                                 severity=Severity.CRITICAL)
+    by_id = {event.id: event for event in engine_room.hub.bus.replay(limit=100_000)}
+    [move] = [event for event in by_id.values() if event.topic == "command.onvif.goto_preset"]
+    assert move.payload.requested_by == "rule:pub fight"
+    opened = by_id[move.causation_id]
+    assert (opened.topic, opened.payload.detail["actions"]) == ("incident.opened", "pub fight")
+    assert by_id[opened.causation_id].id == emergency.id
+    incident = engine_room.only()
+    assert move.incident_id == opened.incident_id == incident.id
+    gathered = [event.topic for event in engine_room.engine.detail(incident.id).events]
+    assert {"command.onvif.goto_preset", "command.police_link.send_to_police",
+            "command.shopwatch.broadcast"} <= set(gathered)
+
+
+def test_a_rule_acts_once_per_incident_however_often_it_matches(engine_room):
+    """A second press of the same emergency button joins the incident; no command is asked for again."""
+    engine_room.emit(subject=BOOTS, location=Location(camera="31"), source="shopwatch.pubwatch")
+    engine_room.advance(30)
+    engine_room.emit(subject=BOOTS, location=Location(camera="31"), source="shopwatch.pubwatch")
+    commands = engine_room.hub.bus.replay(pattern="command.#", limit=100_000)
+    assert [event.topic for event in commands] == [
+        "command.onvif.goto_preset", "command.police_link.send_to_police", "command.shopwatch.broadcast"]
+    assert len(engine_room.engine.list()) == 1
