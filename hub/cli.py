@@ -26,7 +26,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
-BUILT_IN_COMMANDS = ("run", "demo", "check-config", "plugins", "events", "bench", "user", "audit")
+BUILT_IN_COMMANDS = ("run", "demo", "check-config", "plugins", "events", "bench", "user", "audit", "rules")
 
 
 class CliError(Exception):
@@ -473,9 +473,11 @@ def build_parser(
 
     # Their handlers live beside what they manage; this module only wires them in.
     from hub.auth.cli import add_audit_command, add_user_command
+    from hub.rules_cli import add_rules_command
 
     add_user_command(commands)
     add_audit_command(commands)
+    add_rules_command(commands)
 
     for plugin, command in plugin_commands:
         sub = commands.add_parser(command.name, help=f"{command.help} [plugin {plugin}]")

@@ -401,12 +401,9 @@ def _compile(rule: IncidentRuleConfig) -> _Rule:
 # --- Maintenance windows ------------------------------------------------------------------------------
 
 
-def _about(event: Event) -> tuple[str, ...]:
-    """What the event is about, as subject keys: its subject, and its location's camera."""
-    subject = f"{event.subject.kind}:{event.subject.id}"
-    if event.location is not None and event.location.camera and f"camera:{event.location.camera}" != subject:
-        return (subject, f"camera:{event.location.camera}")
-    return (subject,)
+def _about(event: Event) -> str:
+    """What the event is about, as a subject key (``camera:24``, ``fibre_node:node-03``)."""
+    return f"{event.subject.kind}:{event.subject.id}"
 
 
 @frozen
@@ -431,12 +428,13 @@ class _Window:
         return self.daily is None or _in_range(facts.minute, *self.daily)
 
     def covers(self, event: Event, facts: _Facts) -> bool:
-        """Whether what the event is about is under the works: its subject or its location's camera is
-        listed, and anything more its failure takes down (its ``covers``) is listed too. An outage that
-        takes down things outside the works is not the works' doing, and is never hidden by them."""
+        """Whether what the event is about is under the works: its subject is listed, and anything more its
+        failure takes down (its ``covers``) is listed too. An outage that takes down things outside the works
+        is not the works' doing, and is never hidden by them; nor is an event about something else that
+        merely happened in view of a listed camera (a pub's emergency by a camera being cleaned)."""
         if not self.things:
             return True
-        if self.things.isdisjoint(_about(event)):
+        if _about(event) not in self.things:
             return False
         return all(key in self.things for key in facts.covers)
 
@@ -579,23 +577,28 @@ class IncidentRules:
         return Tried("maintenance", window.config.name, matched, tuple(checks))
 
     def _when(self, window: _Window, facts: _Facts) -> str:
-        at = f"{facts.local:%Y-%m-%d %H:%M} {facts.local.tzname()}"
-        parts = []
-        if window.starts is not None:
-            parts.append(f"from {window.config.starts.astimezone(self._zone):%Y-%m-%d %H:%M %Z}")
-        if window.ends is not None:
-            parts.append(f"until {window.config.ends.astimezone(self._zone):%Y-%m-%d %H:%M %Z}")
+        at = f"{facts.local:%a %d %b %Y %H:%M} {facts.local.tzname()}"
+        config = window.config
+        starts = config.starts.astimezone(self._zone) if config.starts is not None else None
+        ends = config.ends.astimezone(self._zone) if config.ends is not None else None
         if window.daily is not None:
-            parts.append(f"daily {_hhmm(window.daily[0])}-{_hhmm(window.daily[1])} ({self.timezone})")
-        return f"{at} is {'within' if window.active(facts) else 'outside'} {', '.join(parts)}"
+            period = f"daily {_hhmm(window.daily[0])}-{_hhmm(window.daily[1])} {self.timezone} time"
+            if starts is not None:
+                period += f", from {starts:%a %d %b %Y %H:%M %Z}"
+            if ends is not None:
+                period += f", until {ends:%a %d %b %Y %H:%M %Z}"
+        else:
+            assert starts is not None and ends is not None
+            end_format = "%H:%M %Z" if ends.date() == starts.date() else "%a %d %b %Y %H:%M %Z"
+            period = f"{starts:%a %d %b %Y %H:%M} to {ends.strftime(end_format)}"
+        return f"{at} is {'within' if window.active(facts) else 'outside'} {period}"
 
     @staticmethod
     def _what(window: _Window, event: Event, facts: _Facts) -> str:
         listed = ", ".join(sorted(window.things))
-        named = _about(event)
-        subject = named[0]
-        if window.things.isdisjoint(named):
-            return f"the event is about {' / '.join(named)}, which the works do not list ({listed})"
+        subject = _about(event)
+        if subject not in window.things:
+            return f"the event is about {subject}, which the works do not list ({listed})"
         outside = [key for key in facts.covers if key not in window.things]
         if outside:
             return (f"the event is about {subject}, but its failure also takes down {', '.join(outside)}, "
