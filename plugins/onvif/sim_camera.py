@@ -275,9 +275,12 @@ class SimulatedCamera:
         port: int = 80,
         random_bytes: Callable[[int], bytes] = os.urandom,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        presets: tuple[str, ...] = PRESET_NAMES,
         log: Any = None,
     ) -> None:
         self.number = number
+        #: The names of its presets, tokens "1" up in this order (quirk 9 adds 100 per reboot).
+        self.preset_names = tuple(presets) or PRESET_NAMES
         self.quirks = quirks
         self.host = host
         self._port = port
@@ -632,8 +635,10 @@ class SimulatedCamera:
 
     def _presets(self) -> list[tuple[str, str, tuple[float, float, float]]]:
         base = 100 * self.boot_count if self.quirks.presets_change_on_reboot else 0
-        return [(str(base + n), name, (-0.75 + 0.5 * (n - 1), 0.1 * n, 0.2 * n))
-                for n, name in enumerate(PRESET_NAMES, start=1)]
+        # Spread over the head's range: four presets sit at pan -0.75, -0.25, 0.25, 0.75.
+        step = 1.5 / max(1, len(self.preset_names) - 1)
+        return [(str(base + n), name, (-0.75 + step * (n - 1), min(1.0, 0.1 * n), min(1.0, 0.2 * n)))
+                for n, name in enumerate(self.preset_names, start=1)]
 
     def _ptz_profile(self, request: etree._Element) -> Reply | None:
         if _child_text(request, "ProfileToken") not in {profile[0] for profile in PROFILES}:

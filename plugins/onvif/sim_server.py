@@ -142,6 +142,15 @@ EVENT_MIX = (
     (0.04, "tns1:RuleEngine/LineDetector/Crossed", False),
     (0.03, "tnssim:Analytics/Loitering", False),  # a vendor's topic, which the hub must not drop
 )
+#: The kinds of event in the mix, by the names a simulator's ``event_kinds`` lists, in EVENT_MIX's order.
+EVENT_KINDS = ("motion", "input", "tamper", "line", "vendor")
+
+
+def event_mix(kinds: Sequence[str]) -> tuple[tuple[float, str, bool], ...]:
+    """The part of EVENT_MIX of these ``kinds``, its shares scaled to add up to one again."""
+    chosen = [entry for kind, entry in zip(EVENT_KINDS, EVENT_MIX) if kind in kinds]
+    total = sum(share for share, _topic, _property in chosen)
+    return tuple((share / total, topic, is_property) for share, topic, is_property in chosen) if total else ()
 
 
 class EventGenerator:
@@ -149,9 +158,10 @@ class EventGenerator:
     ending, now and then a digital input, tamper, a line crossed or a vendor's topic."""
 
     def __init__(self, reactor: Any, cameras: Sequence[SimulatedCamera], rate_per_s: float,
-                 random: random_module.Random) -> None:
+                 random: random_module.Random, mix: Sequence[tuple[float, str, bool]] = EVENT_MIX) -> None:
         self._reactor = reactor
         self._cameras = list(cameras)
+        self._mix = tuple(mix) or EVENT_MIX
         self.rate_per_s = rate_per_s
         self._random = random
         self._loop: LoopingCall | None = None
@@ -192,7 +202,7 @@ class EventGenerator:
         """One event now, on ``camera`` or a random one; its SimSentNs (None if a stuck camera held it)."""
         camera = camera or self._random.choice(self._cameras)
         roll = self._random.random()
-        for share, topic, is_property in EVENT_MIX:
+        for share, topic, is_property in self._mix:
             roll -= share
             if roll < 0:
                 break
@@ -233,10 +243,11 @@ class SimulatedFleet:
             camera = SimulatedCamera(
                 number, config.camera.get(number, config.quirks), clock=reactor, username=config.username,
                 password=config.password, host=config.host, port=config.base_port + index if config.base_port else 0,
-                random_bytes=random_bytes, monotonic_ns=monotonic_ns, log=camera_log)
+                random_bytes=random_bytes, monotonic_ns=monotonic_ns, presets=config.presets, log=camera_log)
             self.cameras[number] = camera
             self._networks.append(CameraNetwork(reactor, camera, config.host, camera_log))
-        self.events = EventGenerator(reactor, list(self.cameras.values()), config.event_rate, self._random)
+        self.events = EventGenerator(reactor, list(self.cameras.values()), config.event_rate, self._random,
+                                     event_mix(config.event_kinds))
 
     def camera(self, number: str | int) -> SimulatedCamera:
         return self.cameras[str(number)]

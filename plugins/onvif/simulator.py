@@ -25,13 +25,13 @@ from attrs import field, frozen
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, maybeDeferred
 
-from hub.api import SimulatorContext, SimulatorType
+from hub.api import CueRefused, CueSpec, SimulatorContext, SimulatorType
 from hub.config import Expected, between
 from hub.limits import raise_open_file_limit
 from hub.secrets import Secret
 from plugins.onvif.discovery import DiscoveryResponder, simulated_camera_match
-from plugins.onvif.sim_camera import CameraQuirks, SimulatedCamera
-from plugins.onvif.sim_server import MOTION, SimulatedFleet
+from plugins.onvif.sim_camera import PRESET_NAMES, CameraQuirks, SimulatedCamera
+from plugins.onvif.sim_server import EVENT_KINDS, MOTION, SimulatedFleet
 
 __all__ = [
     "ONVIF_SIMULATOR",
@@ -59,13 +59,27 @@ def _camera_numbers(instance: Any, _attribute: object, value: Mapping[str, Any])
             raise Expected(f"tables named by the fleet's camera numbers, {numbers.start} to {numbers.stop - 1}")
 
 
+def _event_kinds(_instance: object, _attribute: object, value: tuple[str, ...]) -> None:
+    if not value or any(kind not in EVENT_KINDS for kind in value):
+        raise Expected(f"one or more of {', '.join(EVENT_KINDS)}")
+
+
+def _preset_names(_instance: object, _attribute: object, value: tuple[str, ...]) -> None:
+    if not 1 <= len(value) <= 8 or any(not (isinstance(name, str) and 0 < len(name.strip()) <= 64) for name in value):
+        raise Expected('1 to 8 preset names of at most 64 characters, e.g. ["Street view", "Pub doors"]')
+    if len(set(value)) != len(value):
+        raise Expected("preset names that differ from one another")
+
+
 @frozen(kw_only=True)
 class OnvifSimulatorConfig:
     """A ``[simulators.NAME]`` table with ``type = "onvif"``: ``cameras`` cameras numbered from
     ``first_number``, camera ``first_number + i`` on port ``base_port + i`` of ``host`` (``base_port = 0``
     takes any free ports), all with one ``username`` and ``password`` (a secret reference).
 
-    ``event_rate`` is camera events per second across the fleet (0: only those raised on demand).
+    ``event_rate`` is camera events per second across the fleet (0: only those raised on demand), of the
+    ``event_kinds`` listed (``motion``, ``input``: a help point's button, ``tamper``, ``line``: a line
+    crossed, ``vendor``: a vendor's own topic). ``presets`` names every camera's presets (tokens "1" up).
     ``quirks`` is how every camera behaves; ``[simulators.NAME.camera."7"]`` replaces it for camera 7.
     ``discovery`` answers WS-Discovery Probes on 239.255.255.250:3702 for every camera (off by default: the
     port is the real cameras' and tests need no multicast).
@@ -78,6 +92,8 @@ class OnvifSimulatorConfig:
     base_port: int = field(default=18000, validator=[between(0, 65535), _ports_fit])
     username: str = "hub"
     event_rate: float = field(default=0.0, validator=between(0, 100_000))
+    event_kinds: tuple[str, ...] = field(default=EVENT_KINDS, validator=_event_kinds)
+    presets: tuple[str, ...] = field(default=PRESET_NAMES, validator=_preset_names)
     quirks: CameraQuirks = field(factory=CameraQuirks)
     camera: dict[str, CameraQuirks] = field(factory=dict, validator=_camera_numbers)
     seed: int | None = None
@@ -91,13 +107,46 @@ def fleet_discovery(reactor: Any, fleet: SimulatedFleet, log: Any = None) -> Dis
     )
 
 
+#: The camera events a cue raises, by cue name: the ONVIF topic (a property that starts, and ends after ``for_s``).
+CUE_TOPICS = {
+    "tamper": "tns1:VideoSource/GlobalSceneChange/AnalyticsService",
+    "help_point": "tns1:Device/Trigger/DigitalInput",
+    "motion": MOTION,
+}
+#: How long a cued alarm lasts when the cue does not say.
+DEFAULT_CUE_FOR_S = {"tamper": 30.0, "help_point": 5.0, "motion": 10.0}
+
+#: What a demo's script may have the fleet's cameras do (``hub.scenario``); ``camera`` is the fleet's number.
+CUES = (
+    CueSpec("tamper", "a camera reports tamper (its scene changed: covered, sprayed or turned), cleared after "
+                      "for_s (default 30)", arguments=("camera",), optional=("for_s",)),
+    CueSpec("help_point", "a help point's button on a camera's digital input is pressed, released after for_s "
+                          "(default 5)", arguments=("camera",), optional=("for_s",)),
+    CueSpec("motion", "a camera detects motion, ending after for_s (default 10)", arguments=("camera",),
+            optional=("for_s",)),
+    CueSpec("offline", "a camera stops answering (its link or power lost), back after for_s when given",
+            arguments=("camera",), optional=("for_s",)),
+    CueSpec("online", "a camera that was offline answers again", arguments=("camera",)),
+)
+
+
 class OnvifSimulator(Service):
-    """A simulated fleet as a Twisted service: listening while it runs."""
+    """A simulated fleet as a Twisted service: listening while it runs.
+
+    ``cue(name, arguments)`` plays one of ``CUES`` on one camera for a demo's script; a camera the fleet does
+    not have or a duration that is not a number of seconds raises ``CueRefused`` saying so. What a cue
+    started and has still to end (an alarm clearing, a camera coming back) is cancelled when the fleet stops.
+    """
+
+    cues = CUES
 
     def __init__(self, reactor: Any, config: OnvifSimulatorConfig, *, log: Any = None) -> None:
         self.config = config
+        self._reactor = reactor
+        self._log = log if log is not None else structlog.get_logger()
         self.fleet = SimulatedFleet(reactor, config, log=log, random=random_module.Random(config.seed))
         self.discovery = fleet_discovery(reactor, self.fleet, log) if config.discovery else None
+        self._later: list[Any] = []
 
     def startService(self) -> Deferred[None]:
         super().startService()
@@ -109,9 +158,62 @@ class OnvifSimulator(Service):
 
     def stopService(self) -> Deferred[Any]:
         super().stopService()
+        for call in self._later:
+            if call.active():
+                call.cancel()
+        self._later.clear()
         if self.discovery is None or not self.discovery.running:
             return self.fleet.stop()
         return maybeDeferred(self.discovery.stopService).addBoth(lambda _: self.fleet.stop())
+
+    # --- cues ---------------------------------------------------------------------------------------------
+
+    def cue(self, name: str, arguments: dict[str, Any]) -> Deferred[None] | None:
+        """Have one camera do what cue ``name`` says, now; ``CueRefused`` if it cannot."""
+        if not self.running:
+            raise CueRefused("the cameras are not running")
+        if name not in {spec.name for spec in CUES}:
+            raise CueRefused(f"no cue {name!r}; the cameras' cues: {', '.join(spec.name for spec in CUES)}")
+        camera = self._cued_camera(arguments.get("camera"))
+        for_s = self._cued_seconds(arguments.get("for_s", DEFAULT_CUE_FOR_S.get(name)))
+        network = camera.network
+        self._log.info("camera_cue_played", cue=name, camera=camera.number, for_s=for_s)
+        if name in CUE_TOPICS:
+            topic = CUE_TOPICS[name]
+            camera.raise_event(topic, state=True)
+            self._after(for_s, camera.raise_event, topic, state=False)
+            return None
+        if name == "online":
+            return network.come_back()
+        if not network.online:
+            raise CueRefused(f"camera {camera.number} is offline already")
+        going = network.go_offline()
+        if for_s is not None:
+            self._after(for_s, network.come_back)
+        return going
+
+    def _cued_camera(self, number: object) -> SimulatedCamera:
+        if isinstance(number, int) and not isinstance(number, bool):
+            number = str(number)
+        if not isinstance(number, str) or number not in self.fleet.cameras:
+            first = self.config.first_number
+            raise CueRefused(f"camera {number!r} is not one of the fleet's ({first} to {first + self.config.cameras - 1}: "
+                             "the simulator's own numbers, in the order of its ports)")
+        return self.fleet.cameras[number]
+
+    @staticmethod
+    def _cued_seconds(value: object) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 86400:
+            raise CueRefused(f"for_s {value!r} is not a number of seconds from 0 to 86400")
+        return float(value)
+
+    def _after(self, seconds: float | None, action: Any, *args: Any, **kwargs: Any) -> None:
+        if seconds is None:
+            return
+        self._later = [call for call in self._later if call.active()]
+        self._later.append(self._reactor.callLater(seconds, action, *args, **kwargs))
 
 
 def simulator_factory(context: SimulatorContext) -> OnvifSimulator:
