@@ -246,3 +246,72 @@ async function fillCameraList(list, first, cameras) {
     // The cameras offered first are still there.
   }
 }
+
+// --- one-click offers ----------------------------------------------------------------------------------
+
+/** The offers an incident may carry (Incident.offers), and the command each one sends. */
+export const OFFERS = {
+  send_to_police: { adapterType: "police_link", verb: "send_to_police", label: "Send to police" },
+};
+
+// What this page has done with each offer, by `${incident id}|${adapter}|${verb}`: "sending" or "sent". The
+// queue row and the detail are redrawn as events arrive; a button clicked must not come back as new.
+const offerStates = new Map();
+
+export function forgetOffers() {
+  offerStates.clear();
+}
+
+/** The commands (from GET /api/commands or an incident's actions) that carry out `offer`, one per adapter. */
+export function offerCommands(offer, commands) {
+  const wanted = OFFERS[offer];
+  if (!wanted) return [];
+  return (commands || []).filter((spec) => spec.verb === wanted.verb && spec.adapter_type === wanted.adapterType);
+}
+
+/**
+ * A one-click button for an incident's offer: it posts the command with no arguments to
+ * POST /api/incidents/{id}/commands (through `send`) and says what became of it in a status line, where
+ * `pending` (PendingCommands, optional) puts the adapter's outcome. `named` adds the adapter's name to the
+ * label (when several adapters could do it).
+ */
+export function offerButton(offer, spec, incident, { send, pending = null, toast = () => {}, named = false }) {
+  const wanted = OFFERS[offer];
+  const key = `${incident.id}|${spec.adapter}|${spec.verb}`;
+  const label = named ? `${wanted.label} (${spec.adapter})` : wanted.label;
+  const status = h("span", { class: "command-status offer-status", role: "status" });
+  const button = h("button", {
+    type: "button",
+    class: ["primary", "offer"],
+    title: `${spec.title || wanted.label} through ${spec.adapter}`,
+    dataset: { offer, adapter: spec.adapter },
+  }, label);
+  const show = () => {
+    const state = offerStates.get(key);
+    button.disabled = !!state;
+    replace(button, state === "sent" ? `${label}: sent` : label);
+    if (state === "sending") replace(status, "Sending…");
+  };
+  show();
+  button.addEventListener("click", async (event) => {
+    // The button sits in a queue row whose click opens the incident: this click is the button's alone.
+    event.stopPropagation();
+    if (offerStates.get(key)) return;
+    offerStates.set(key, "sending");
+    show();
+    try {
+      const answer = await send(incident.id, spec);
+      offerStates.set(key, "sent");
+      show();
+      replace(status, pending ? "Sent; waiting for the outcome…" : "");
+      if (pending && answer && answer.command_id) pending.wait(answer.command_id, status);
+      toast(`#${incident.number}: ${wanted.label.toLowerCase()} sent to ${spec.adapter}`);
+    } catch (error) {
+      offerStates.delete(key);
+      show();
+      replace(status, `Not sent: ${error.message}`);
+      toast(`#${incident.number} not sent: ${error.message}`, "error");
+    }
+  });
+  return h("span", { class: "one-click" }, button, status);
+}

@@ -9,9 +9,10 @@ import { ApiError, del, get, onSessionEnded, post, setCsrfToken } from "./api.js
 import { byId, h, isTyping, replace } from "./dom.js";
 import { AuditView } from "./audit.js";
 import { CamerasView } from "./cameras.js";
-import { act, canAct, DetailView } from "./detail.js";
+import { forgetOffers, OFFERS, offerButton, offerCommands } from "./commands.js";
+import { act, canAct, DetailView, sendOffer } from "./detail.js";
 import { stateLabel } from "./format.js";
-import { IncidentStore, isAlarming } from "./incidents.js";
+import { IncidentStore, isAlarming, isOpen } from "./incidents.js";
 import { MapView } from "./map.js";
 import { PanelHost } from "./panels.js";
 import { QueueView } from "./queue.js";
@@ -33,6 +34,8 @@ let lastActivity = Date.now();
 let timers = [];
 let camerasCache = { at: 0, list: null };
 let loadedStates = new Set(LOADED_STATES);
+// The commands this user may send (GET /api/commands): the queue's one-click offers are drawn from them.
+let offeredCommands = [];
 
 const alarm = new Alarm(() => renderSoundButton());
 
@@ -45,7 +48,33 @@ const queue = new QueueView({
   },
   onOpen: (id) => openIncident(id),
   onNeedState: (state) => loadState(state),
+  offers: (incident) => queueOffers(incident),
 });
+
+/** The one-click offers of an open incident (its rules' `offers`) that an adapter here carries out. */
+function queueOffers(incident) {
+  if (!session || !canAct(session.user.role) || !isOpen(incident)) return [];
+  const buttons = [];
+  for (const offer of incident.offers || []) {
+    if (!OFFERS[offer]) continue;
+    const specs = offerCommands(offer, offeredCommands);
+    for (const spec of specs) {
+      buttons.push(offerButton(offer, spec, incident, { send: sendOffer, toast, named: specs.length > 1 }));
+    }
+  }
+  return buttons;
+}
+
+async function loadCommands() {
+  if (!session || !canAct(session.user.role)) return;
+  try {
+    const data = await get("/api/commands");
+    offeredCommands = (data && data.commands) || [];
+    queue.update();
+  } catch (error) {
+    offeredCommands = [];
+  }
+}
 
 const detail = new DetailView({
   container: byId("detail"),
@@ -174,6 +203,7 @@ async function startApp(answer) {
   timers.push(setInterval(soundAlarm, ALARM_REPEAT_MS));
   route();
   queue.render();
+  loadCommands();
   try {
     const head = await loadIncidents();
     incidentsChanged();
@@ -230,6 +260,8 @@ function endSession(message) {
   for (const timer of timers) clearInterval(timer);
   timers = [];
   store = new IncidentStore();
+  offeredCommands = [];
+  forgetOffers();
   detail.close();
   statusView.hide();
   statusView.reset();

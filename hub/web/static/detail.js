@@ -1,12 +1,13 @@
 // One incident in full: what it is, what can be done to it (acknowledge, assign, note, change state, the
-// adapters' commands), and its timeline of events, notes, history, cameras and, for a root cause, what
-// it covers (the cameras and nodes its failure takes down, whose own alarms join it). Live: the console passes
-// in every stream event of this incident, and re-reads the detail when the incident itself changes.
+// one-click offers its rules made, the adapters' commands), the SOP checklist its rules gave it, and its
+// timeline of events, notes, history, cameras and, for a root cause, what it covers (the cameras and nodes
+// its failure takes down, whose own alarms join it). Live: the console passes in every stream event of this
+// incident, and re-reads the detail when the incident itself changes.
 
 import { ApiError, get, path, post } from "./api.js";
-import { commandForm, PendingCommands } from "./commands.js";
+import { commandForm, OFFERS, offerButton, offerCommands, PendingCommands } from "./commands.js";
 import { h, replace } from "./dom.js";
-import { age, clockTime, fullTime, locationName, stateLabel } from "./format.js";
+import { age, clockTime, fullTime, locationName, OPEN_STATES, stateLabel } from "./format.js";
 import { sourcesOf } from "./incidents.js";
 
 // The lifecycle's allowed moves, as hub/incidents/model.py has them; the hub refuses others with 409
@@ -23,6 +24,11 @@ const ACTING_ROLES = ["operator", "supervisor", "admin"];
 
 export function canAct(role) {
   return ACTING_ROLES.includes(role);
+}
+
+/** Send an incident's one-click offer: its command, with no arguments, about the incident. */
+export function sendOffer(id, spec) {
+  return post(path`/api/incidents/${id}/commands`, { adapter: spec.adapter, verb: spec.verb, arguments: {} });
 }
 
 /** Run one incident action on the hub; returns the incident as it now is. */
@@ -53,6 +59,8 @@ export class DetailView {
     // Evidence images by SHA-256, kept while the incident stays open: the timeline is redrawn as events
     // arrive, and the same <img> moved into the new row is not fetched again (each fetch is audited).
     this.evidenceViews = new Map();
+    // SOP steps whose tick is on its way to the hub: their boxes stay disabled until it answers.
+    this.sopBusy = new Set();
   }
 
   get role() {
@@ -74,6 +82,7 @@ export class DetailView {
       this.pendingCommands = new PendingCommands();
       this.commandForms = new Map();
       this.evidenceViews = new Map();
+      this.sopBusy = new Set();
       replace(this.container, h("p", { class: "empty" }, "Loading…"));
     }
     await this.load();
@@ -125,6 +134,7 @@ export class DetailView {
         this.data.incident = event.payload.incident;
         this.renderSummary();
         this.renderActions();
+        this.renderSop();
       }
       this.refreshSoon();
     }
@@ -136,6 +146,7 @@ export class DetailView {
     this.data.incident = incident;
     this.renderSummary();
     this.renderActions();
+    this.renderSop();
   }
 
   render() {
@@ -147,6 +158,10 @@ export class DetailView {
     this.summary = h("header", { class: "detail-head" });
     this.actions = h("section", { class: "detail-actions", "aria-label": "Actions" });
     this.commands = h("section", { class: "detail-commands", "aria-label": "Commands" });
+    this.sopProgress = h("span", { class: "sop-progress muted" });
+    this.sopList = h("ol", { class: "sop" });
+    this.sopSection = h("section", { class: "detail-sop", "aria-labelledby": "sop-title" },
+      h("h3", { id: "sop-title" }, "Procedure ", this.sopProgress), this.sopList);
     this.timeline = h("ol", { class: "timeline", "aria-label": "Timeline, newest first" });
     this.notes = h("ol", { class: "notes" });
     this.history = h("ol", { class: "history" });
@@ -156,6 +171,7 @@ export class DetailView {
     const article = h("article", { class: "detail", dataset: { id: incident.id } },
       this.summary,
       this.actions,
+      this.sopSection,
       this.commands,
       h("section", {}, h("h3", {}, "Timeline"), this.timeline),
       h("section", {}, h("h3", {}, "Notes"), this.notes),
@@ -166,6 +182,7 @@ export class DetailView {
     this.actionsKey = "";
     this.renderSummary();
     this.renderActions();
+    this.renderSop();
     this.renderCommands();
     this.renderTimeline();
     this.renderNotes();
@@ -225,7 +242,8 @@ export class DetailView {
       return;
     }
     const moves = TRANSITIONS[incident.state] || [];
-    const key = `${incident.state}|${incident.owner}`;
+    const offers = this.offers(incident);
+    const key = `${incident.state}|${incident.owner}|${offers.map(([offer, spec]) => `${offer}:${spec.adapter}`).join(",")}`;
     if (key === this.actionsKey) return;
     this.actionsKey = key;
     // The text typed into a field survives a re-render of the buttons around it.
@@ -259,7 +277,75 @@ export class DetailView {
           ? h("form", { class: "inline", on: { submit: (event) => { event.preventDefault(); this.run("state", { state: stateSelect.value }, `State changed to ${stateLabel(stateSelect.value)}`); } } },
             stateSelect, h("button", { type: "submit" }, "Change state"))
           : h("span", { class: "muted" }, "Closed: no further changes.")),
+      offers.length
+        ? h("div", { class: ["action-row", "offers"], role: "group", "aria-label": "Offered by the rules" },
+          offers.map(([offer, spec]) => offerButton(offer, spec, incident, {
+            send: sendOffer,
+            pending: this.pendingCommands,
+            toast: this.toast,
+            named: offers.filter(([other]) => other === offer).length > 1,
+          })))
+        : null,
       incident.state !== "closed" ? noteForm : null);
+  }
+
+  /** [offer, command] for each one-click offer the incident's rules made that an adapter here can carry
+   * out (the hub lists the commands on the incident in `actions`). */
+  offers(incident) {
+    if (!OPEN_STATES.includes(incident.state)) return [];
+    const pairs = [];
+    for (const offer of incident.offers || []) {
+      if (!OFFERS[offer]) continue;
+      for (const spec of offerCommands(offer, this.data.actions)) pairs.push([offer, spec]);
+    }
+    return pairs;
+  }
+
+  /** The SOP its rules gave the incident, as a checklist: each step with who ticked it off and when. Only
+   * an operator (or above) ticks, and only while the incident is open. */
+  renderSop() {
+    if (!this.sopList) return;
+    const incident = this.data.incident;
+    const steps = Array.isArray(incident.sop) ? incident.sop : [];
+    this.sopSection.hidden = !steps.length;
+    const focused = this.sopList.contains(document.activeElement) ? document.activeElement.dataset.step : null;
+    if (!steps.length) {
+      replace(this.sopList);
+      return;
+    }
+    const editable = canAct(this.role) && OPEN_STATES.includes(incident.state);
+    const done = steps.filter((step) => step.done).length;
+    replace(this.sopProgress, `${done} of ${steps.length} done`);
+    replace(this.sopList, steps.map((step, index) => {
+      const number = index + 1;
+      const id = `sop-step-${number}`;
+      const box = h("input", {
+        type: "checkbox", id, checked: !!step.done, disabled: !editable || this.sopBusy.has(number),
+        dataset: { step: number },
+      });
+      box.addEventListener("change", () => this.checkStep(number, box));
+      return h("li", { class: ["sop-step", step.done && "done"], dataset: { step: number } },
+        box,
+        h("label", { for: id }, h("span", { class: "sop-number" }, `${number}.`), " ", step.text || ""),
+        step.done
+          ? h("span", { class: "sop-by" }, `done by ${step.done_by || "?"} at `,
+            h("time", { datetime: step.done_at, title: fullTime(step.done_at) }, clockTime(step.done_at)))
+          : null);
+    }));
+    if (focused) {
+      const again = this.sopList.querySelector(`input[data-step="${focused}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  async checkStep(number, box) {
+    const done = box.checked;
+    this.sopBusy.add(number);
+    box.disabled = true;
+    const ok = await this.run("sop", { step: number, done }, done ? `Step ${number} done` : `Step ${number} no longer done`);
+    this.sopBusy.delete(number);
+    if (!ok) box.checked = !done;
+    if (this.data) this.renderSop();
   }
 
   async run(action, body, done) {

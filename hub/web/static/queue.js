@@ -1,6 +1,7 @@
 // The incident queue: the filter bar, the table of incidents in severity-then-age order, and the counts
 // by state in the top bar. Rows are rebuilt from the store whenever it changes (a few hundred rows at
-// most); the selection follows the incident, not the row position.
+// most); the selection follows the incident, not the row position. A row shows how far its SOP checklist
+// has got, and the one-click offers its rules made (the police offer's "Send to police") as buttons.
 
 import { byId, h, replace } from "./dom.js";
 import { age, clockTime, locationName, STATES, stateLabel } from "./format.js";
@@ -9,9 +10,11 @@ import { isAlarming, sourcesOf } from "./incidents.js";
 const DEFAULT_STATES = ["new", "acknowledged", "in_progress", "resolved"];
 
 export class QueueView {
-  constructor({ store, onOpen, onNeedState }) {
+  constructor({ store, onOpen, onNeedState, offers }) {
     this.store = store;
     this.onOpen = onOpen;
+    // (incident) => the buttons for the incident's one-click offers (none when nothing here can do them).
+    this.offers = offers || (() => []);
     // Asked to load incidents in a state the console does not hold yet (closed ones, on demand).
     this.onNeedState = onNeedState || (() => {});
     this.selectedId = null;
@@ -25,7 +28,8 @@ export class QueueView {
     this.buildFilters();
     this.body.addEventListener("click", (event) => {
       const row = event.target.closest("tr[data-id]");
-      if (!row) return;
+      // A button in a row (an offer) does its own thing; the row opens on a click anywhere else.
+      if (!row || event.target.closest("button")) return;
       this.select(row.dataset.id);
       this.onOpen(row.dataset.id);
     });
@@ -144,6 +148,17 @@ export class QueueView {
     if (incident.duplicate_count > 0) {
       title.push(" ", h("span", { class: "dupes", title: "Repeats folded into this incident" }, `×${incident.duplicate_count + 1}`));
     }
+    const steps = Array.isArray(incident.sop) ? incident.sop : [];
+    if (steps.length) {
+      const done = steps.filter((step) => step.done).length;
+      title.push(" ", h("span", {
+        class: ["sop-count", done === steps.length && "sop-complete"],
+        title: `Procedure: ${done} of ${steps.length} steps done`,
+        dataset: { testid: "sop-count" },
+      }, `SOP ${done}/${steps.length}`));
+    }
+    const offers = this.offers(incident);
+    if (offers.length) title.push(" ", h("span", { class: "row-offers" }, offers));
     const sources = sourcesOf(incident);
     return h("tr", {
       class: [
