@@ -115,6 +115,10 @@ class Process:
         fields = text[text.rindex(")") + 2:].split()
         return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
+    def waited_for_cpu_s(self) -> float:
+        """Time the process's threads were ready to run but waiting for a CPU (``/proc/PID/task/*/schedstat``)."""
+        return waited_for_cpu_s(self.pid)
+
     def status_kib(self, key: str) -> int:
         """A ``kB`` figure of /proc/PID/status, e.g. ``VmHWM`` (peak resident set) or ``VmRSS``."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -171,6 +175,17 @@ class Process:
             while self.running() and time.monotonic() < deadline:
                 await deferLater(reactor, 0.05, lambda: None)
         return self.stop_now()
+
+
+def waited_for_cpu_s(pid: int | str) -> float:
+    """Run-queue wait of every thread of ``pid`` so far: how much a busy machine held the process back."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass  # a thread that ended meanwhile
+    return total / 1e9
 
 
 async def _until(reactor: Any, test: Callable[[], Any], what: str, process: Process,
@@ -417,6 +432,7 @@ class SystemBenchmark:
         events_before, seq_before = stream.events, stream.last_seq
         topics_before = Counter(stream.topics)
         hub_cpu_before, simulators_cpu_before = hub_process.cpu_seconds(), simulators.cpu_seconds()
+        hub_wait_before, bench_wait_before = hub_process.waited_for_cpu_s(), waited_for_cpu_s("self")
         started = time.monotonic()
         scenario.start()
         await deferLater(reactor, self.seconds, lambda: None)
@@ -425,6 +441,8 @@ class SystemBenchmark:
         elapsed = time.monotonic() - started
         hub_cpu = hub_process.cpu_seconds() - hub_cpu_before
         simulators_cpu = simulators.cpu_seconds() - simulators_cpu_before
+        hub_waited = hub_process.waited_for_cpu_s() - hub_wait_before
+        bench_waited = waited_for_cpu_s("self") - bench_wait_before
         events_in_window = stream.events - events_before
         seq_after = stream.last_seq
         topics = stream.topics - topics_before
@@ -446,8 +464,13 @@ class SystemBenchmark:
 
         latencies = matcher.latencies_ms()
         by_kind: dict[str, list[float]] = {}
+        to_event: list[float] = []
+        to_console: list[float] = []
         for frame in matcher.matched:
-            by_kind.setdefault(frame.kind, []).append((frame.seen_ns - frame.written_ns) / 1e6)  # type: ignore[operator]
+            by_kind.setdefault(frame.kind, []).append(frame.latency_ms)  # type: ignore[arg-type]
+            if frame.to_event_ms is not None:
+                to_event.append(frame.to_event_ms)
+                to_console.append(frame.latency_ms - frame.to_event_ms)  # type: ignore[operator]
         p99 = percentile(latencies, 0.99) if latencies else None
         frames_sent = len(matcher.frames)
         frames_matched = len(matcher.matched)
@@ -460,6 +483,10 @@ class SystemBenchmark:
             "goal_met": p99 is not None and p99 <= GOAL_P99_MS and frames_matched == frames_sent,
             "latency_ms": _latency(latencies),
             "latency_ms_by_frame": {kind: _latency(sorted(values)) for kind, values in sorted(by_kind.items())},
+            # Where the time went, split at the event's received_at (the hub's wall clock): the adapter
+            # reading and decoding the frame, then the journal's commit, the fan-out and the WebSocket.
+            "latency_ms_split": {"frame_to_event_made": _latency(sorted(to_event)),
+                                 "event_made_to_console": _latency(sorted(to_console))},
             "adapters": adapters,
             "all_adapters_running": bool(adapters) and all(a["state"] == "running" for a in adapters.values()),
             "cameras_by_state_at_end": cameras,
@@ -471,6 +498,7 @@ class SystemBenchmark:
             "hub": {
                 "cpu_seconds": round(hub_cpu, 2),
                 "cpu_percent_of_one_core": round(100 * hub_cpu / elapsed, 1),
+                "waited_for_cpu_s": round(hub_waited, 2),
                 "peak_rss_mib": round(peak_rss_kib / 1024, 1),
                 "rss_at_end_mib": round(rss_kib / 1024, 1),
                 "exit_code": exit_codes.get("hub"),
@@ -493,6 +521,8 @@ class SystemBenchmark:
             "warmup_s": self.warmup_s,
             "machine": {
                 "cpus": os.cpu_count(),
+                # Run-queue wait of this process (the radio and the console client) in the window.
+                "bench_waited_for_cpu_s": round(bench_waited, 2),
                 "load_average_before": [round(value, 2) for value in load_before],
                 "load_average_after": [round(value, 2) for value in load_after],
                 "python": platform.python_version(),

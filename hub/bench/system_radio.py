@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from datetime import datetime
 from typing import Any, Hashable
 
 from attrs import define
@@ -26,6 +27,21 @@ class Frame:
     kind: str
     written_ns: int
     seen_ns: int | None = None
+    #: The same two moments and the event's ``received_at`` (when the adapter made it) on the wall clock,
+    #: to split the latency into the adapter's part and the journal-to-console part.
+    written_wall: float | None = None
+    made_wall: float | None = None
+
+    @property
+    def latency_ms(self) -> float | None:
+        return None if self.seen_ns is None else (self.seen_ns - self.written_ns) / 1e6
+
+    @property
+    def to_event_ms(self) -> float | None:
+        """From the frame on the pty to the adapter making its event (wall clock, so only roughly)."""
+        if self.made_wall is None or self.written_wall is None:
+            return None
+        return (self.made_wall - self.written_wall) * 1000
 
 
 class FrameMatcher:
@@ -53,6 +69,12 @@ class FrameMatcher:
             return None
         frame = waiting.popleft()
         frame.seen_ns = now_ns
+        received_at = event.get("received_at")
+        if isinstance(received_at, str):
+            try:
+                frame.made_wall = datetime.fromisoformat(received_at.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                pass
         return frame
 
     @property
@@ -64,7 +86,7 @@ class FrameMatcher:
         return sum(len(waiting) for waiting in self._waiting.values())
 
     def latencies_ms(self) -> list[float]:
-        return sorted((frame.seen_ns - frame.written_ns) / 1e6 for frame in self.matched)  # type: ignore[operator]
+        return sorted(frame.latency_ms for frame in self.matched)  # type: ignore[type-var]
 
 
 def event_key(event: dict[str, Any]) -> Hashable | None:
@@ -101,12 +123,13 @@ class StampedRadio:
         # The bytes are on the pty when the write returns (or queued behind a hub that is not reading, which
         # then counts in the latency, as it should).
         written = time.monotonic_ns()
+        written_wall = time.time()
         if self.radio.link.dropped_bytes != before or getattr(self.radio.radio, "lost_sdms", 0) != held:
             self.not_sent += 1
             return
         for key in keys:
             self.number += 1
-            self.matcher.expect(key, Frame(self.number, kind, written))
+            self.matcher.expect(key, Frame(self.number, kind, written, written_wall=written_wall))
 
     def status(self, unit: str, code: str) -> None:
         self._frame("status", [("shopwatch.report.received", unit, "status", code)],
