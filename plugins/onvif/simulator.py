@@ -197,8 +197,9 @@ class OnvifSimulator(Service):
             number = str(number)
         if not isinstance(number, str) or number not in self.fleet.cameras:
             first = self.config.first_number
-            raise CueRefused(f"camera {number!r} is not one of the fleet's ({first} to {first + self.config.cameras - 1}: "
-                             "the simulator's own numbers, in the order of its ports)")
+            last = first + self.config.cameras - 1
+            raise CueRefused(f"camera {number!r} is not one of the fleet's ({first} to {last}: the simulator's own "
+                             "numbers, in the order of its ports)")
         return self.fleet.cameras[number]
 
     @staticmethod

@@ -723,7 +723,8 @@ class ShopwatchSimulator(Service):
         try:
             _status_codes(self.config, None, (code,) if isinstance(code, str) else ("",))
         except Expected as error:
-            raise CueRefused(f"status code {arguments.get('code')!r} is not one this radio can send (expected {error})") from None
+            raise CueRefused(f"status code {arguments.get('code')!r} is not one this radio can send "
+                             f"(expected {error})") from None
         return code
 
 
