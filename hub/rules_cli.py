@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from hub.api import AdapterType
 from hub.commands import CommandRefused, check_arguments
-from hub.config import HubConfig
+from hub.config import HubConfig, only_when_holds
 from hub.directory import Directory
 from hub.events import (
     Event,
@@ -240,14 +241,26 @@ def read_event(text: str, *, file: str, registry: EventTypeRegistry, timezone_na
 # --- What the rules would do ------------------------------------------------------------------------------
 
 
-def declared_directory(config: HubConfig, adapter_types: Mapping[str, AdapterType]) -> tuple[Directory, list[str]]:
-    """A directory filled from what each enabled adapter instance's config declares (``AdapterType.assets``),
-    as the running adapters fill theirs, and a sentence for each instance whose assets could not be read."""
+def _as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _runs(instance: Any, root: bool) -> bool:
+    """Whether the hub would run this adapter instance: enabled, and its ``only_when`` holds."""
+    return instance.enabled and only_when_holds(getattr(instance, "only_when", None), root=root)
+
+
+def declared_directory(config: HubConfig, adapter_types: Mapping[str, AdapterType], *,
+                       root: bool | None = None) -> tuple[Directory, list[str]]:
+    """A directory filled from what each adapter instance the hub would run declares in its config
+    (``AdapterType.assets``), as the running adapters fill theirs, and a sentence for each instance whose
+    assets could not be read. ``root``: whether the hub would run as root (this process's, by default)."""
+    root = _as_root() if root is None else root
     directory = Directory()
     problems: list[str] = []
     for instance in config.adapters:
         adapter_type = adapter_types.get(instance.type)
-        if not instance.enabled or adapter_type is None or adapter_type.assets is None:
+        if not _runs(instance, root) or adapter_type is None or adapter_type.assets is None:
             continue
         try:
             for asset in adapter_type.assets(instance.settings, instance.source):
@@ -259,7 +272,8 @@ def declared_directory(config: HubConfig, adapter_types: Mapping[str, AdapterTyp
 
 
 def _instances(config: HubConfig, type_name: str | None = None) -> list[Any]:
-    return [a for a in config.adapters if a.enabled and (type_name is None or a.type == type_name)]
+    root = _as_root()
+    return [a for a in config.adapters if _runs(a, root) and (type_name is None or a.type == type_name)]
 
 
 def _instance(config: HubConfig, name: str) -> Any:
@@ -552,10 +566,9 @@ def _outcome_lines(outcome: dict[str, Any]) -> list[str]:
                 why = _WHY.get(camera["why"], camera["why"])
                 if camera["why"] == "distance" and camera["metres"] is not None:
                     why = f"{camera['metres']:g} m away"
-                name = f" {camera['name']}" if camera["name"] else ""
-                how = f"through {camera['adapter']}" if camera["adapter"] else ""
-                skipped = f"; WOULD BE SKIPPED: {camera['skipped']}" if camera["skipped"] else ""
-                lines.append(f"           camera {camera['camera']}{name} ({why}) {how}{skipped}".rstrip())
+                line = f"           camera {camera['camera']}" + (f" {camera['name']}" if camera["name"] else "")
+                line += f" ({why})" + (f" through {camera['adapter']}" if camera["adapter"] else "")
+                lines.append(line + (f"; WOULD BE SKIPPED: {camera['skipped']}" if camera["skipped"] else ""))
     police = outcome["police"]
     if police is not None:
         through = ", ".join(police["adapters"])
