@@ -720,7 +720,8 @@ def build_routes(api: Api, plugin_routes: Iterable[Route] = ()) -> RouteTable:
         routes.append(Route("POST", f"/api/incidents/{{id}}/{verb}", api.incident_action(verb), ACTORS, summary,
                             body=body, tag="incidents",
                             responses={"200": "the incident as it now is", "404": "no such incident",
-                                       "409": "not allowed in the incident's state"}))
+                                       "409": "not allowed in the incident's state"
+                                       + (", or no such step" if verb == "sop" else "")}))
     routes += [
         Route("POST", "/api/incidents/{id}/commands", api.incident_command, ACTORS,
               "Ask an adapter to do something about an incident", body=s.obj(_COMMAND_FIELDS, ("adapter", "verb")),
