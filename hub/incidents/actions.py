@@ -131,9 +131,8 @@ def rule_target_issues(
                                           f"{_quoted(name)}, which names no adapter in [adapters]", expected))
             return None
         if command_spec(adapter_types, instance.type, verb) is None:
-            problems.append(TargetProblem(("rules", index, *key),
-                                          f"{_quoted(name)}, {_article(instance.type)} adapter, which cannot {_CAN[verb]}",
-                                          expected))
+            found = f"{_quoted(name)}, {_article(instance.type)} adapter, which cannot {_CAN[verb]}"
+            problems.append(TargetProblem(("rules", index, *key), found, expected))
             return None
         return instance
 

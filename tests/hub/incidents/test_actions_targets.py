@@ -7,9 +7,13 @@ from pathlib import Path
 
 import attrs
 import pytest
+from twisted.internet.testing import MemoryReactorClock
 
+from hub.app import Hub, journal_path
 from hub.config import BroadcastConfig, ConfigError, validate
 from hub.incidents.actions import check_rule_targets
+from hub.plugins import make_plugin_manager
+from hub.testing import failure_result_of
 from tests.hub.incidents.test_actions_of_rules import ADAPTER_TYPES
 
 ADAPTERS = """
@@ -138,3 +142,18 @@ def test_the_hub_start_check_names_the_file_and_the_rule(tmp_path):
         check_rule_targets(broken, ADAPTER_TYPES)
     assert str(refused.value).startswith(
         f'{tmp_path / "hub.toml"}: incidents.rules[1].broadcast.adapter: found "nightwatch", which names no adapter')
+
+
+def test_a_hub_with_such_a_rule_refuses_to_start_before_opening_anything(tmp_path):
+    """Hub.startService fails with the ConfigError (a config built in code skips validation); no journal is
+    made and no lock taken."""
+    config = validate(tomllib.loads(config_text("")), tmp_path / "hub.toml", ADAPTER_TYPES, {})
+    rules = list(config.incidents.rules)
+    rules[1] = attrs.evolve(rules[1], police_adapter="pubwatch")
+    broken = attrs.evolve(config, incidents=attrs.evolve(config.incidents, rules=tuple(rules)))
+    hub = Hub(broken, make_plugin_manager(load_entry_points=False), MemoryReactorClock(),
+              adapter_types=ADAPTER_TYPES, simulator_types={})
+    refused = failure_result_of(hub.startService()).value
+    assert isinstance(refused, ConfigError)
+    assert [problem.key_path for problem in refused.problems] == ["incidents.rules[1].police_adapter"]
+    assert not journal_path(broken).parent.exists()
