@@ -30,7 +30,7 @@ from plugins.dark_fibre_health.codec.snmp import (
 from plugins.dark_fibre_health.sim_device import NodeReading, SimulatedNode, vendor_mib
 from plugins.dark_fibre_health.sim_mib import MibTree
 
-__all__ = ["ManagementFactory", "NodeAgent", "NodeNetwork", "RingNetwork", "engine_id_for"]
+__all__ = ["LoopbackSockets", "ManagementFactory", "NodeAgent", "NodeNetwork", "RingNetwork", "engine_id_for"]
 
 #: The largest answer a node sends, as a typical device's agent keeps within one Ethernet frame; a GetBulk
 #: gets fewer varbinds than it asked for rather than a bigger datagram (RFC 3416 4.2.3).
@@ -65,8 +65,11 @@ class NodeAgent(DatagramProtocol):
     security level it is configured for, not below (net-snmp's ``rouser NAME priv``)."""
 
     def __init__(self, node: SimulatedNode, elapsed: Callable[[], float], *, community: bytes | None = None,
-                 users: Iterable[usm.UsmKeys] = (), log: Any = None) -> None:
+                 users: Iterable[usm.UsmKeys] = (), log: Any = None, gated: bool = True) -> None:
         self.node = node
+        #: Whether the agent itself stays silent while the node is dark (on loopback); in a network
+        #: namespace the network does that, and a request that arrives is answered.
+        self.gated = gated
         self._elapsed = elapsed
         self._community = community
         self._mib: MibTree[NodeReading] = vendor_mib(node.vendor)
@@ -83,7 +86,7 @@ class NodeAgent(DatagramProtocol):
     def datagramReceived(self, data: bytes, addr: Any) -> None:
         elapsed = self._elapsed()
         self.stats["requests"] += 1
-        if self.node.dark(elapsed):
+        if self.gated and self.node.dark(elapsed):
             self.stats["dropped_dark"] += 1
             return
         try:
@@ -195,14 +198,30 @@ class ManagementFactory(Factory):
 # --- One node on the network, and the whole ring -------------------------------------------------------
 
 
+class LoopbackSockets:
+    """Where the nodes listen on loopback (or any one address of this host): the reactor's own ports.
+    ``sim_netns.NamespaceChain`` offers the same two methods for nodes in network namespaces."""
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+
+    def udp(self, node: str, host: str, port: int, protocol: DatagramProtocol) -> Any:
+        return self._reactor.listenUDP(port, protocol, interface=host)
+
+    def tcp(self, node: str, host: str, port: int, factory: Factory) -> Any:
+        return self._reactor.listenTCP(port, factory, interface=host)
+
+
 class NodeNetwork:
     """A node's two sockets: the agent's UDP port, open while the simulator runs (a dark node reads and
     ignores what comes, so requests time out as across a broken fibre), and the management TCP port, open
-    only while the node is reachable."""
+    only while the node is reachable (on loopback; in a network namespace it stays open, and the network
+    decides what reaches it). ``sockets`` makes the listening ports (``LoopbackSockets``)."""
 
     def __init__(self, reactor: Any, agent: NodeAgent, host: str, snmp_port: int, tcp_port: int,
-                 log: Any) -> None:
+                 log: Any, sockets: Any = None) -> None:
         self._reactor = reactor
+        self._sockets = sockets if sockets is not None else LoopbackSockets(reactor)
         self.agent = agent
         self.node = agent.node
         self.host = host
@@ -216,7 +235,7 @@ class NodeNetwork:
         self.reachable = False
 
     def start(self, reachable: bool) -> None:
-        self._udp = self._reactor.listenUDP(self.snmp_port, self.agent, interface=self.host)
+        self._udp = self._sockets.udp(self.node.name, self.host, self.snmp_port, self.agent)
         self.snmp_port = self._udp.getHost().port
         self._listen_tcp()
         self.tcp_port = self._tcp.getHost().port  # the port is the node's even while it is dark
@@ -225,7 +244,7 @@ class NodeNetwork:
         self.reachable = reachable
 
     def _listen_tcp(self) -> None:
-        self._tcp = self._reactor.listenTCP(self.tcp_port, self.management, interface=self.host)
+        self._tcp = self._sockets.tcp(self.node.name, self.host, self.tcp_port, self.management)
 
     def set_reachable(self, reachable: bool) -> None:
         """Open or close the management port; a close waits for nothing, an open for the last close."""
@@ -258,22 +277,33 @@ class NodeNetwork:
 class RingNetwork:
     """Every node's sockets, and the one timer that opens and closes management ports when the script
     changes (a fault begins or ends, a loss slot passes). ``started_at`` is the reactor time the script
-    counts from."""
+    counts from.
+
+    On loopback (``gated``) the agents and management ports play dark themselves. In network namespaces
+    (``gated=False``: ``hosts`` gives each node's address, ``sockets`` makes its ports inside its namespace)
+    they answer whatever reaches them, and at each change ``on_change(elapsed)`` makes the network itself
+    follow the script (links down, loss)."""
 
     def __init__(self, reactor: Any, nodes: Iterable[SimulatedNode], *, host: str, ports: Mapping[str, int],
                  community: bytes | None, users: Callable[[bytes], Iterable[usm.UsmKeys]],
-                 loss_slot_s: float, log: Any = None) -> None:
+                 loss_slot_s: float, log: Any = None, hosts: Mapping[str, str] | None = None,
+                 tcp_ports: Mapping[str, int] | None = None, sockets: Any = None, gated: bool = True,
+                 on_change: Callable[[float], Any] | None = None) -> None:
         self._reactor = reactor
         self._log = log if log is not None else structlog.get_logger()
         self.host = host
         self.loss_slot_s = loss_slot_s
+        self.gated = gated
+        self._on_change = on_change
         self.started_at: float | None = None
         self.nodes: dict[str, NodeNetwork] = {}
         for node in nodes:
             agent = NodeAgent(node, self.elapsed, community=community, users=users(engine_id_for(node)),
-                              log=self._log)
+                              log=self._log, gated=gated)
             port = ports.get(node.name, 0)
-            self.nodes[node.name] = NodeNetwork(reactor, agent, host, port, port, self._log)
+            tcp_port = tcp_ports.get(node.name, 0) if tcp_ports is not None else port
+            address = hosts[node.name] if hosts is not None else host
+            self.nodes[node.name] = NodeNetwork(reactor, agent, address, port, tcp_port, self._log, sockets)
         self._timer: Any = None
 
     def elapsed(self) -> float:
@@ -285,7 +315,7 @@ class RingNetwork:
         started: list[NodeNetwork] = []
         try:
             for network in self.nodes.values():
-                network.start(reachable=not network.node.dark(0.0))
+                network.start(reachable=not self.gated or not network.node.dark(0.0))
                 started.append(network)
         except Exception:
             for network in started:
@@ -315,24 +345,27 @@ class RingNetwork:
         return script.next_change(elapsed) if script is not None else None
 
     def _next_loss_slot(self, elapsed: float) -> float | None:
-        if not any(fault.kind == "loss" for network in self.nodes.values()
-                   for fault in network.node.script.active(network.node.name, elapsed)):
+        if not self.gated or not any(network.node.lossy(elapsed) for network in self.nodes.values()):
             return None
         return (math.floor(elapsed / self.loss_slot_s) + 1) * self.loss_slot_s
 
-    def refresh(self) -> None:
-        """Opens and closes management ports for what changed by hand, at once."""
+    def refresh(self) -> Any:
+        """Opens and closes management ports for what changed by hand, at once; what ``on_change``
+        returned (a Deferred that fires once the network follows), if there is one."""
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
-        self._tick()
+        return self._tick()
 
-    def _tick(self) -> None:
+    def _tick(self) -> Any:
         self._timer = None
         elapsed = self.elapsed()
         for network in self.nodes.values():
             reachable = not network.node.dark(elapsed)
             if reachable != network.reachable:
-                network.set_reachable(reachable)
+                if self.gated:
+                    network.set_reachable(reachable)
+                else:
+                    network.reachable = reachable
                 # A lossy node changes every slot or so (and once more as its loss ends): that is for
                 # debugging, not for the demo's log.
                 lossy = network.node.lossy(elapsed) or network.node.lossy(max(0.0, elapsed - 1e-6))
@@ -340,6 +373,7 @@ class RingNetwork:
                 emit("node_reachable" if reachable else "node_dark", node=network.node.name,
                      elapsed_s=round(elapsed, 3))
         self._schedule()
+        return self._on_change(elapsed) if self._on_change is not None else None
 
     def stats(self) -> dict[str, int]:
         totals: dict[str, int] = {"nodes": len(self.nodes),

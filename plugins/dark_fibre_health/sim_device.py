@@ -39,6 +39,7 @@ from plugins.dark_fibre_health.codec.snmp import (
 )
 from plugins.dark_fibre_health.sim_faults import (
     DAY_S,
+    FaultConfig,
     FaultScript,
     ManualFaults,
     Windows,
@@ -205,7 +206,7 @@ class SimulatedNode:
         for source in self._dark_sources:
             if source in self.manual.down or self.script.windows(source, "down").holds(elapsed):
                 return True
-            for fault in self.script.active(source, elapsed):
+            for fault in self._active(source, elapsed):
                 if fault.kind == "loss":
                     if slot is None:
                         slot = math.floor(elapsed / self.loss_slot_s)
@@ -216,7 +217,19 @@ class SimulatedNode:
     def lossy(self, elapsed: float) -> bool:
         """A ``loss`` fault is on for the node or one on its way to the head end."""
         return any(fault.kind == "loss" for source in self._dark_sources
-                   for fault in self.script.active(source, elapsed))
+                   for fault in self._active(source, elapsed))
+
+    def loss_pct(self, elapsed: float) -> float:
+        """The share of what reaches the node that its own ``loss`` faults drop now (the largest of them)."""
+        return max((fault.loss_pct for fault in self._active(self.name, elapsed) if fault.kind == "loss"),
+                   default=0.0)
+
+    def _active(self, source: str, elapsed: float) -> tuple[FaultConfig, ...]:
+        """Node ``source``'s faults on now: the script's, then those switched on by hand."""
+        return (*self.script.active(source, elapsed), *self.manual.active(source))
+
+    def _since_start(self, fault: FaultConfig, elapsed: float) -> float:
+        return elapsed - fault.at_s if self.manual.holds(fault) else self.script.since_start(fault, elapsed)
 
     # --- what it reads -------------------------------------------------------------------------------
 
@@ -254,12 +267,12 @@ class SimulatedNode:
             return None
         port = self.layout[number]
         value = self.normal_rx_dbm(port.role)
-        declining = [fault for fault in self.script.active(self.name, elapsed)
+        declining = [fault for fault in self._active(self.name, elapsed)
                      if fault.kind == "rx_decline" and fault.port == port.role]
         if declining:
             fault = declining[-1]
             start = fault.start_dbm if fault.start_dbm is not None else value
-            days = self.script.since_start(fault, elapsed) * self.time_scale / DAY_S
+            days = self._since_start(fault, elapsed) * self.time_scale / DAY_S
             value = start - fault.db_per_day * days
         if self.wobble_db:
             value += self.wobble_db * math.sin(2 * math.pi * elapsed / 600.0 + self._phase)

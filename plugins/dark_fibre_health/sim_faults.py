@@ -175,14 +175,35 @@ def dark_in_slot(seed: int, node: str, slot: int, loss_pct: float) -> bool:
 
 
 class ManualFaults:
-    """Faults switched on and off by hand while the simulator runs (``hub fibre-sim``'s console), beside
-    the script: nodes down and ports dark until switched back, each change remembered with its elapsed
-    time for the ports' ifLastChange."""
+    """Faults switched on and off by hand while the simulator runs (``hub fibre-sim``'s console, a demo's
+    scripted cues), beside the script: nodes down and ports dark until switched back, each change
+    remembered with its elapsed time for the ports' ifLastChange; and ``loss`` and ``rx_decline`` faults
+    on until ended, each a ``FaultConfig`` whose ``at_s`` is the elapsed time it began."""
 
     def __init__(self) -> None:
         self.down: set[str] = set()
         self.dark_ports: set[tuple[str, str]] = set()
         self.changed: dict[tuple[str, str], float] = {}  # (node, "down") or (node, port) -> elapsed
+        self._faults: dict[tuple[str, str, str], FaultConfig] = {}  # (node, kind, port or "") -> fault
+
+    def start(self, fault: FaultConfig) -> None:
+        """Switch ``fault`` on (a ``loss`` or ``rx_decline`` from its ``at_s``), in place of one of the same
+        kind on the same node and port."""
+        if fault.kind not in ("loss", "rx_decline"):
+            raise ValueError(f"{fault.kind} is switched by set_down or set_dark")
+        self._faults[_fault_key(fault.node, fault.kind, fault.port)] = fault
+
+    def end(self, node: str, kind: str, port: str = "uplink") -> bool:
+        """Switch a ``loss`` (any port) or ``rx_decline`` on ``port`` off; whether one was on."""
+        return self._faults.pop(_fault_key(node, kind, port), None) is not None
+
+    def active(self, node: str) -> tuple[FaultConfig, ...]:
+        """The node's faults switched on by hand."""
+        return tuple(fault for (name, _kind, _port), fault in self._faults.items() if name == node)
+
+    def holds(self, fault: FaultConfig) -> bool:
+        """Whether ``fault`` is one of these (its ``at_s`` is then an elapsed time, not a time in a round)."""
+        return any(fault is mine for mine in self._faults.values())
 
     def set_down(self, node: str, down: bool, elapsed: float) -> bool:
         """Whether anything changed."""
@@ -198,3 +219,7 @@ class ManualFaults:
         (self.dark_ports.add if dark else self.dark_ports.discard)((node, port))
         self.changed[(node, port)] = elapsed
         return True
+
+
+def _fault_key(node: str, kind: str, port: str) -> tuple[str, str, str]:
+    return (node, kind, port if kind != "loss" else "")

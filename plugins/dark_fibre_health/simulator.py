@@ -1,12 +1,21 @@
-"""Simulated fibre nodes for the demo, the tests and trials, where the hub cannot make network namespaces.
+"""Simulated fibre nodes for the demo, the tests and trials.
 
-Each node of a simulated ring is an SNMP agent (v2c and v3) on a UDP port of one host and a management
-port (TCP) of the same number, in one of three vendors' flavours (``sim_device``), with a script of faults
-(``sim_faults``) played on the injected reactor's clock: a node going down (SNMP silent, management port
-refusing), lossy, a receive power falling day by day, a port losing light. Nodes behind a down node go
-dark with it, as they would on a real ring. ICMP cannot be simulated without root, and a dark node's
-closed management port answers with a reset on loopback (which the judge rightly takes for a live host),
-so the tables printed for the hub probe these nodes by ``snmp`` alone: a silent agent is a dark node.
+Each node of a simulated ring is an SNMP agent (v2c and v3) and a management port (TCP), in one of three
+vendors' flavours (``sim_device``), with a script of faults (``sim_faults``) played on the injected
+reactor's clock: a node going down, lossy, a receive power falling day by day, a port losing light. Nodes
+behind a down node go dark with it, as they would on a real ring. Faults can also be cued while it runs
+(``cues``, ``cue``: a demo's scenario, ``hub.scenario``), and typed at ``hub fibre-sim``'s console.
+
+Two ways to run (``network``):
+
+- ``"loopback"`` (any user): every node on a UDP port of one host and a TCP port of the same number; a
+  dark node's agent stays silent and its management port refuses. ICMP cannot be simulated this way, and a
+  closed port answers with a reset on loopback (which the judge rightly takes for a live host), so the
+  tables printed for the hub probe these nodes by ``snmp`` alone: a silent agent is a dark node.
+- ``"namespaces"`` (root only, ``sim_netns``): every node a network namespace of its own in a chain from
+  the head end, with a real address; its agent listens on port 161 and its management port on 22 of that
+  address, inside the namespace. The hub's ICMP echo is answered by the node's kernel; a down node's link
+  goes down, so it and the nodes behind it stop answering anything, as on a real ring.
 
 ``FIBRE_SIMULATOR`` lets ``hub demo`` start one from a ``[simulators.NAME]`` table with ``type =
 "fibre"``; ``add_arguments`` and ``run`` make ``hub fibre-sim``, which prints the node table and the
@@ -20,6 +29,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -30,13 +40,14 @@ from attrs.validators import optional
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail, succeed
 
-from hub.api import SimulatorContext, SimulatorType
+from hub.api import CueRefused, CueSpec, SimulatorContext, SimulatorType
 from hub.config import Expected, between, one_of
 from hub.limits import raise_open_file_limit
 from hub.secrets import Secret
 from plugins.dark_fibre_health.codec import usm
 from plugins.dark_fibre_health.config import UsmConfig
 from plugins.dark_fibre_health.sim_agent import RingNetwork
+from plugins.dark_fibre_health.sim_netns import NamespaceChain, why_not_usable
 from plugins.dark_fibre_health.sim_device import VENDORS, SimulatedNode
 from plugins.dark_fibre_health.sim_faults import (
     FAULT_KINDS,
@@ -46,6 +57,7 @@ from plugins.dark_fibre_health.sim_faults import (
 )
 
 __all__ = [
+    "CUES",
     "FIBRE_SIMULATOR",
     "FaultConfig",
     "FibreSimulator",
@@ -65,6 +77,10 @@ __all__ = [
 ]
 
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
+_NETNS_PREFIX = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+#: Where a node in a network namespace listens: SNMP's and SSH's own ports.
+NAMESPACE_SNMP_PORT = 161
+NAMESPACE_TCP_PORT = 22
 
 
 def _vendors(_instance: object, _attribute: object, value: tuple[str, ...]) -> None:
@@ -84,6 +100,22 @@ def _host(_instance: object, _attribute: object, value: object) -> None:
     except ValueError:
         pass
     raise Expected('an IPv4 address to listen on, e.g. "127.0.0.1"')
+
+
+def _subnet(_instance: object, _attribute: object, value: object) -> None:
+    try:
+        network = ipaddress.ip_network(value, strict=True)  # type: ignore[arg-type]
+        if network.version == 4 and network.prefixlen <= 30:
+            return
+    except (TypeError, ValueError):
+        pass
+    raise Expected('an IPv4 network of /30 or larger for the nodes\' links, written with its prefix length, '
+                   'e.g. "198.18.8.0/24"')
+
+
+def _netns_prefix(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, str) or not _NETNS_PREFIX.match(value):
+        raise Expected('a prefix of 1 to 16 lower-case letters and digits, from a letter, e.g. "fibresim"')
 
 
 def _ports_fit(instance: Any, _attribute: object, value: int) -> None:
@@ -122,6 +154,11 @@ class FibreSimulatorConfig:
 
     ``cameras_per_node`` and ``first_camera`` only shape the adapter tables ``hub fibre-sim`` prints:
     cameras numbered from ``first_camera`` hung ``cameras_per_node`` to a node, to match ``hub onvif-sim``.
+
+    ``network = "namespaces"`` (root only) puts each node in a network namespace of its own, named from
+    ``netns_prefix``, node ``i`` on the ``i``-th /30 of ``subnet`` (its address the second host of it:
+    198.18.8.2, .6, .10... for the default), SNMP on port 161 and the management port on 22; ``host`` and
+    ``base_port`` are then not used.
     """
 
     nodes: int = field(default=4, validator=between(1, 5000))
@@ -143,8 +180,16 @@ class FibreSimulatorConfig:
     node: dict[str, SimulatedNodeConfig] = field(factory=dict)
     cameras_per_node: int = field(default=0, validator=between(0, 1000))
     first_camera: int = field(default=1, validator=between(1, 1_000_000))
+    network: Literal["loopback", "namespaces"] = field(default="loopback", validator=one_of("loopback", "namespaces"))
+    subnet: str = field(default="198.18.8.0/24", validator=_subnet)
+    netns_prefix: str = field(default="fibresim", validator=_netns_prefix)
 
     def __attrs_post_init__(self) -> None:
+        if self.network == "namespaces":
+            room = ipaddress.ip_network(self.subnet).num_addresses // 4
+            if self.nodes > room:
+                raise Expected(f"a subnet with a /30 for each of the {self.nodes} nodes: {self.subnet} has "
+                               f"room for {room} (a /24 holds 64)")
         if self.community is None and self.usm is None:
             raise Expected('a community (v2c) or a [....usm] user (v3) for the agents, e.g. '
                            'community = { env = "FIBRE_COMMUNITY" }')
@@ -162,7 +207,9 @@ class FibreSimulatorConfig:
                                f"(not the {late[0].kind} of {late[0].node} at {late[0].at_s:g} s)")
 
     def __repr__(self) -> str:
-        return (f"FibreSimulatorConfig(nodes={self.nodes}, host={self.host!r}, base_port={self.base_port}, "
+        where = (f"network='namespaces', subnet={self.subnet!r}" if self.network == "namespaces"
+                 else f"host={self.host!r}, base_port={self.base_port}")
+        return (f"FibreSimulatorConfig(nodes={self.nodes}, {where}, "
                 f"vendors={self.vendors!r}, faults={len(self.faults)})")
 
 
@@ -241,25 +288,67 @@ def usm_users(config: UsmConfig | None) -> Callable[[bytes], list[usm.UsmKeys]]:
     return users
 
 
+#: The cues a demo's scenario may give the ring (``hub.scenario``), in both ways of running it.
+CUES = (
+    CueSpec("node_down", "A node fails: it and every node behind it go dark (in network namespaces its link "
+            "goes down); it comes back by itself after for_s seconds, if given", ("node",), ("for_s",)),
+    CueSpec("node_up", "A node that a node_down cue took down comes back", ("node",)),
+    CueSpec("loss", "A node drops loss_pct % (30 unless given) of what reaches it, and of what it passes on to "
+            "the nodes behind it, for for_s seconds or until cleared", ("node",), ("loss_pct", "for_s")),
+    CueSpec("rx_decline", "A port's (uplink unless given) receive power falls by db_per_day dB (1 unless given) "
+            "a simulated day, from start_dbm if given, for for_s seconds or until cleared", ("node",),
+            ("db_per_day", "start_dbm", "port", "for_s")),
+    CueSpec("port_down", "A port (uplink unless given) loses light; the node itself still answers", ("node",),
+            ("port", "for_s")),
+    CueSpec("port_up", "A port that a port_down cue darkened has light again", ("node",), ("port",)),
+    CueSpec("clear", "Every fault cued on a node ends", ("node",)),
+)
+_CUES = {cue.name: cue for cue in CUES}
+_CHECKS: dict[str, tuple[Any, str]] = {
+    "for_s": (between(0, 366 * 86400, above=True), "a number of seconds above 0"),
+    "loss_pct": (between(0, 100, above=True), "a percentage above 0 and at most 100"),
+    "db_per_day": (between(0, 1000, above=True), "a number of dB above 0 and at most 1000"),
+    "start_dbm": (between(-40, 10), "a power from -40 to 10 dBm"),
+    "port": (one_of("uplink", "downlink"), '"uplink" or "downlink"'),
+}
+
+
 class FibreSimulator(Service):
     """A simulated ring as a Twisted service: its nodes listen while it runs, and the script plays from
-    the moment it starts."""
+    the moment it starts. In network namespaces (``config.network``) the namespaces are made at the start
+    and removed at the stop; ``chain`` is the ``sim_netns.NamespaceChain`` then, None on loopback."""
+
+    cues = CUES
 
     def __init__(self, reactor: Any, config: FibreSimulatorConfig, *, log: Any = None) -> None:
         self.config = config
+        self._reactor = reactor
         self._log = log if log is not None else structlog.get_logger()
         self.manual = ManualFaults()
         self.nodes = build_nodes(config, self.manual)
         names = [node.name for node in self.nodes]
-        ports = {name: config.base_port + number if config.base_port else 0
-                 for number, name in enumerate(names, start=1)}
-        self.network = RingNetwork(
-            reactor, self.nodes, host=config.host, ports=ports,
-            community=config.community.reveal().encode() if config.community else None,
-            users=usm_users(config.usm), loss_slot_s=config.loss_slot_s, log=self._log)
+        community = config.community.reveal().encode() if config.community else None
+        self.chain: NamespaceChain | None = None
+        if config.network == "namespaces":
+            self.chain = NamespaceChain(reactor, chains_of(config), config.subnet, prefix=config.netns_prefix,
+                                        log=self._log)
+            self.network = RingNetwork(
+                reactor, self.nodes, host=config.subnet, ports=dict.fromkeys(names, NAMESPACE_SNMP_PORT),
+                tcp_ports=dict.fromkeys(names, NAMESPACE_TCP_PORT), hosts=self.chain.addresses,
+                sockets=self.chain, gated=False, on_change=self._follow, community=community,
+                users=usm_users(config.usm), loss_slot_s=config.loss_slot_s, log=self._log)
+        else:
+            ports = {name: config.base_port + number if config.base_port else 0
+                     for number, name in enumerate(names, start=1)}
+            self.network = RingNetwork(
+                reactor, self.nodes, host=config.host, ports=ports, community=community,
+                users=usm_users(config.usm), loss_slot_s=config.loss_slot_s, log=self._log)
+        self._ends: dict[tuple[str, str], Any] = {}  # (node, what) -> the timer ending a cued fault
 
     def startService(self) -> Deferred[None]:
         super().startService()
+        if self.chain is not None:
+            return self._start_in_namespaces(self.chain)
         try:
             self.network.start()
         except Exception as error:  # noqa: BLE001 - a port in use: the hub reports the simulator failed
@@ -268,27 +357,169 @@ class FibreSimulator(Service):
                        faults=len(self.config.faults))
         return succeed(None)
 
+    def _start_in_namespaces(self, chain: NamespaceChain) -> Deferred[None]:
+        why = why_not_usable(loss=any(fault.kind == "loss" for fault in self.config.faults))
+        try:
+            if why is not None:
+                raise PermissionError(why)
+            swept = chain.build()
+            if swept:
+                self._log.info("fibre_netns_swept", removed=swept)
+            self.network.start()
+        except Exception as error:  # noqa: BLE001 - not root, a subnet in use: the hub reports why
+            chain.destroy()
+            return fail(error)
+        self._log.info("fibre_ring_in_namespaces", nodes=len(self.nodes), subnet=self.config.subnet,
+                       namespaces=f"{chain.owner}-*", faults=len(self.config.faults),
+                       addresses={name: chain.addresses[name] for name in chain.order})
+        return self._follow(self.network.elapsed())
+
     def stopService(self) -> Deferred[Any]:
         super().stopService()
-        return self.network.stop()
+        for timer in self._ends.values():
+            if timer.active():
+                timer.cancel()
+        self._ends.clear()
+        stopping = self.network.stop()
+        chain = self.chain
+        if chain is None:
+            return stopping
 
-    def set_down(self, node: str, down: bool) -> None:
+        def remove(_: object) -> None:
+            errors = chain.destroy()
+            if errors:
+                self._log.error("fibre_netns_left", errors=errors)
+            else:
+                self._log.info("fibre_netns_removed", namespaces=f"{chain.owner}-*")
+
+        return stopping.addBoth(lambda _: chain.idle()).addBoth(remove)
+
+    def _follow(self, elapsed: float) -> Deferred[None]:
+        """The namespaces made to match the script and the cues at ``elapsed``: links, loss."""
+        assert self.chain is not None
+        return self.chain.follow({node.name: node.down(elapsed) for node in self.nodes},
+                                 {node.name: node.loss_pct(elapsed) for node in self.nodes})
+
+    def _changed(self) -> Deferred[None]:
+        """Everything follows what was just switched by hand; fires once the network does."""
+        following = self.network.refresh() if self.running else None
+        return following if isinstance(following, Deferred) else succeed(None)
+
+    def set_down(self, node: str, down: bool) -> Deferred[None]:
         """Takes ``node`` down (or brings it back) by hand, whatever the script says, from now."""
         self._known(node)
         if self.manual.set_down(node, down, self.network.elapsed()):
-            self.network.refresh()
+            return self._changed()
+        return succeed(None)
 
-    def set_dark(self, node: str, port: str, dark: bool) -> None:
+    def set_dark(self, node: str, port: str, dark: bool) -> Deferred[None]:
         """Takes the light from ``node``'s ``uplink`` or ``downlink`` port (or gives it back) by hand."""
         self._known(node)
         if port not in ("uplink", "downlink"):
             raise ValueError(f"no port {port!r}: uplink or downlink")
         if self.manual.set_dark(node, port, dark, self.network.elapsed()):
-            self.network.refresh()
+            return self._changed()
+        return succeed(None)
 
     def _known(self, node: str) -> None:
         if node not in self.network.nodes:
             raise ValueError(f"no node {node!r}; the ring has {_name_range(self.config)}")
+
+    # --- cues -----------------------------------------------------------------------------------------
+
+    def cue(self, name: str, arguments: Mapping[str, Any] | None = None) -> Deferred[None]:
+        """Play cue ``name`` (one of ``CUES``) with ``arguments``; ``CueRefused`` saying why if it cannot
+        be played, before anything changes. Fires once the ring (and, in namespaces, the network) shows it."""
+        spec = _CUES.get(name)
+        if spec is None:
+            raise CueRefused(f"the fibre simulator has no cue {name!r}; its cues: {', '.join(_CUES)}")
+        given = dict(arguments or {})
+        unknown = sorted(set(given) - set(spec.arguments) - set(spec.optional))
+        missing = [key for key in spec.arguments if key not in given]
+        if unknown or missing:
+            takes = ", ".join([*spec.arguments, *(f"{key} (optional)" for key in spec.optional)])
+            problem = f"unknown {', '.join(unknown)}" if unknown else f"missing {', '.join(missing)}"
+            raise CueRefused(f"{name}: {problem}; it takes {takes}")
+        node = given["node"]
+        if not isinstance(node, str) or node not in self.network.nodes:
+            raise CueRefused(f"{name}: no node {node!r}; the ring has {_name_range(self.config)}")
+        for key, value in given.items():
+            if key in _CHECKS:
+                check, wanted = _CHECKS[key]
+                try:
+                    check(None, None, value)
+                except Expected:
+                    raise CueRefused(f"{name}: {key} must be {wanted}, not {value!r}") from None
+        if not self.running:
+            raise CueRefused(f"{name}: the fibre simulator is not running")
+        self._log.info("fibre_cue", cue=name, **given)
+        return getattr(self, f"_cue_{name}")(node, given)
+
+    def _cue_node_down(self, node: str, given: Mapping[str, Any]) -> Deferred[None]:
+        self._end_later((node, "down"), given.get("for_s"), lambda: self.set_down(node, False))
+        return self.set_down(node, True)
+
+    def _cue_node_up(self, node: str, given: Mapping[str, Any]) -> Deferred[None]:
+        scripted = self.nodes[0].script.windows(node, "down").holds(self.network.elapsed())
+        if scripted and node not in self.manual.down:
+            raise CueRefused(f"node_up: {node} is down by the simulator's own script (faults), not by a cue")
+        self._end_later((node, "down"), None, None)
+        return self.set_down(node, False)
+
+    def _cue_loss(self, node: str, given: Mapping[str, Any]) -> Deferred[None]:
+        if self.chain is not None and shutil.which("nft") is None:
+            raise CueRefused("loss: in network namespaces loss is an nftables rule, and the nft command is not "
+                             "installed (Debian package nftables)")
+        self.manual.start(FaultConfig(node=node, kind="loss", at_s=self.network.elapsed(),
+                                      loss_pct=given.get("loss_pct", 30.0)))
+        self._end_later((node, "loss"), given.get("for_s"), lambda: self._end_fault(node, "loss", "uplink"))
+        return self._changed()
+
+    def _cue_rx_decline(self, node: str, given: Mapping[str, Any]) -> Deferred[None]:
+        port = given.get("port", "uplink")
+        self.manual.start(FaultConfig(node=node, kind="rx_decline", at_s=self.network.elapsed(), port=port,
+                                      db_per_day=given.get("db_per_day", 1.0), start_dbm=given.get("start_dbm")))
+        self._end_later((node, f"rx_decline:{port}"), given.get("for_s"),
+                        lambda: self._end_fault(node, "rx_decline", port))
+        return self._changed()
+
+    def _cue_port_down(self, node: str, given: Mapping[str, Any]) -> Deferred[None]:
+        port = given.get("port", "uplink")
+        self._end_later((node, f"dark:{port}"), given.get("for_s"), lambda: self.set_dark(node, port, False))
+        return self.set_dark(node, port, True)
+
+    def _cue_port_up(self, node: str, given: Mapping[str, Any]) -> Deferred[None]:
+        port = given.get("port", "uplink")
+        self._end_later((node, f"dark:{port}"), None, None)
+        return self.set_dark(node, port, False)
+
+    def _cue_clear(self, node: str, _given: Mapping[str, Any]) -> Deferred[None]:
+        for key in [key for key in self._ends if key[0] == node]:
+            self._end_later(key, None, None)
+        elapsed = self.network.elapsed()
+        self.manual.set_down(node, False, elapsed)
+        for port in ("uplink", "downlink"):
+            self.manual.set_dark(node, port, False, elapsed)
+            self.manual.end(node, "rx_decline", port)
+        self.manual.end(node, "loss")
+        return self._changed()
+
+    def _end_fault(self, node: str, kind: str, port: str) -> Deferred[None]:
+        self.manual.end(node, kind, port)
+        return self._changed()
+
+    def _end_later(self, key: tuple[str, str], for_s: float | None, end: Any) -> None:
+        """Cancel the timer ending the cued fault ``key``, and with ``for_s`` set a new one calling ``end``."""
+        timer = self._ends.pop(key, None)
+        if timer is not None and timer.active():
+            timer.cancel()
+        if for_s is not None and end is not None:
+            def ended() -> None:
+                self._ends.pop(key, None)
+                self._log.info("fibre_cue_ended", node=key[0], fault=key[1])
+                end()
+
+            self._ends[key] = self._reactor.callLater(for_s, ended)
 
 
 def simulator_factory(context: SimulatorContext) -> FibreSimulator:
@@ -353,8 +584,12 @@ def adapter_tables(simulator: FibreSimulator, *, adapter: str = "fibre", secrets
         lines.append(f"address = {_toml_string(network.host)}")
         if node.upstream:
             lines.append(f"upstream = {_toml_string(node.upstream)}")
-        lines.append('probes = ["snmp"]')
-        lines.append(f"tcp_port = {network.tcp_port}  # refuses while dark: add \"tcp\" only to probe a real node")
+        if config.network == "namespaces":
+            lines.append('probes = ["icmp", "snmp"]  # a real address: its kernel answers ICMP')
+            lines.append(f"tcp_port = {network.tcp_port}  # its management port, should you add \"tcp\"")
+        else:
+            lines.append('probes = ["snmp"]')
+            lines.append(f"tcp_port = {network.tcp_port}  # refuses while dark: add \"tcp\" only to probe a real node")
         if config.cameras_per_node:
             numbers = [str(number) for number in range(camera, camera + config.cameras_per_node)]
             camera += config.cameras_per_node
@@ -370,7 +605,8 @@ def ready_line(simulator: FibreSimulator) -> str:
     ``fibre-sim ready nodes=N host=H first_port=P last_port=Q``, and with ``--base-port 0`` also
     ``snmp_ports=...`` and ``tcp_ports=...`` in node order."""
     networks = list(simulator.network.nodes.values())
-    line = (f"fibre-sim ready nodes={len(networks)} host={simulator.config.host} "
+    host = simulator.config.subnet if simulator.chain is not None else simulator.config.host
+    line = (f"fibre-sim ready nodes={len(networks)} host={host} "
             f"first_port={networks[0].snmp_port} last_port={networks[-1].snmp_port}")
     if not simulator.config.base_port:
         line += (" snmp_ports=" + ",".join(str(network.snmp_port) for network in networks)
@@ -437,6 +673,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first-camera", type=int, default=1, help="the first camera's number (default 1)")
     parser.add_argument("--adapter-name", default="fibre", help="the adapter instance in the printed tables")
     parser.add_argument("--seed", type=int, default=0, help="seed for which loss slots are dark")
+    parser.add_argument("--network", choices=("loopback", "namespaces"), default="loopback",
+                        help="loopback ports (default), or (as root) each node in a network namespace of its own")
+    parser.add_argument("--subnet", default="198.18.8.0/24",
+                        help="with --network namespaces: the nodes' links, a /30 each (default 198.18.8.0/24)")
 
 
 def config_from_arguments(args: argparse.Namespace, environ: Mapping[str, str]) -> FibreSimulatorConfig:
@@ -463,7 +703,8 @@ def config_from_arguments(args: argparse.Namespace, environ: Mapping[str, str]) 
             vendors=vendors, chains=args.chains, community=Secret(community) if community else None, usm=user,
             faults=tuple(args.fault), repeat_s=args.repeat_s, time_scale=args.time_scale,
             loss_slot_s=args.loss_slot_s, rx_dbm=args.rx_dbm, seed=args.seed,
-            cameras_per_node=args.cameras_per_node, first_camera=args.first_camera)
+            cameras_per_node=args.cameras_per_node, first_camera=args.first_camera,
+            network=getattr(args, "network", "loopback"), subnet=getattr(args, "subnet", "198.18.8.0/24"))
     except TypeError as error:
         raise ValueError(str(error)) from None
 

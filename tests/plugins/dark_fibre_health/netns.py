@@ -26,8 +26,6 @@ import os
 import random
 import re
 import select
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -36,6 +34,15 @@ from pathlib import Path
 from typing import Any, Self
 
 import attrs
+
+from plugins.dark_fibre_health import netns
+from plugins.dark_fibre_health.netns import (  # the harness's own names for them, as before
+    NetnsError,
+    command,
+    kill_namespace_processes,
+    namespaces,
+    root_links,
+)
 
 PREFIX = "hubfib"
 #: Each network's addresses are one /24 of this /16.
@@ -51,31 +58,10 @@ MAX_CAMERA_NODES = 8   # /28s in the upper half
 MAX_CAMERAS = 13       # hosts in a /28, less the node's own address
 
 
-class NetnsError(RuntimeError):
-    """A command building or changing the network failed; says which and what it printed."""
-
-
 def why_not_usable(*tools: str) -> str | None:
     """Why namespace tests cannot run here (not Linux, not root, a tool missing), or None when they can."""
-    if sys.platform != "linux":
-        return "network namespaces are Linux only"
-    if os.geteuid() != 0:
-        return "building network namespaces and veth pairs needs root (CI runs these tests as root)"
-    for tool in ("ip", *tools):
-        if shutil.which(tool) is None:
-            package = {"ip": "iproute2", "nft": "nftables", "ping": "iputils-ping", "snmpd": "snmpd",
-                       "snmpget": "snmp", "snmpwalk": "snmp", "sysctl": "procps"}.get(tool, tool)
-            return f"the {tool} command is not installed (Debian package {package})"
-    return None
-
-
-def command(argv: Sequence[str], *, input: str | None = None, check: bool = True,
-            timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` to completion; a failure raises ``NetnsError`` with its output when ``check``."""
-    done = subprocess.run(list(argv), input=input, capture_output=True, text=True, timeout=timeout, check=False)
-    if check and done.returncode != 0:
-        raise NetnsError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip() or done.stdout.strip()}")
-    return done
+    reason = netns.why_not_usable(*tools)
+    return f"{reason} (CI runs these tests as root)" if reason and "root" in reason else reason
 
 
 @attrs.frozen
@@ -139,59 +125,11 @@ def answering(addresses: Sequence[str], *, count: int = 2, interval_s: float = 0
             for address, process in pings.items()}
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _owner_pid(name: str, prefix: str) -> int | None:
-    match = re.match(rf"^{re.escape(prefix)}-(\d+)-", name)
-    return int(match.group(1)) if match else None
-
-
-def namespaces() -> list[str]:
-    """The names of the network namespaces ``ip netns`` knows."""
-    return [line.split()[0] for line in command(["ip", "netns", "list"]).stdout.splitlines() if line.strip()]
-
-
-def root_links() -> list[dict[str, Any]]:
-    """The root namespace's links as ``ip -j link`` gives them."""
-    return json.loads(command(["ip", "-j", "-d", "link", "show"]).stdout or "[]")
-
-
-def _kill_namespace_processes(namespace: str) -> None:
-    """End every process still inside ``namespace`` (ours: only this harness starts processes there)."""
-    listed = command(["ip", "netns", "pids", namespace], check=False)
-    for pid in (int(word) for word in listed.stdout.split() if word.isdigit()):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
 def sweep(prefix: str = PREFIX) -> list[str]:
     """Remove the namespaces and root veth ends a test run that is no longer running left behind (names
     made by this harness, ``prefix``, whose creating process has died), and the processes still in them;
     returns what it removed. A run still going keeps everything."""
-    def stale(name: str) -> bool:
-        owner = _owner_pid(name, prefix)
-        return owner is not None and not _pid_alive(owner)
-
-    removed: list[str] = []
-    for link in root_links():
-        alias = link.get("ifalias", "")
-        if alias and stale(alias):
-            command(["ip", "link", "del", link["ifname"]], check=False)
-            removed.append(link["ifname"])
-    for namespace in namespaces():
-        if stale(namespace):
-            _kill_namespace_processes(namespace)
-            command(["ip", "netns", "del", namespace], check=False)
-            removed.append(namespace)
-    return removed
+    return netns.sweep(prefix)
 
 
 @contextlib.contextmanager
@@ -449,7 +387,7 @@ class FibreNetwork:
                 errors.append(f"{process!r}: {error}")
         self.processes.clear()
         for namespace in self._made_namespaces:
-            _kill_namespace_processes(namespace)
+            kill_namespace_processes(namespace)
         # Deleting the root end takes the pair (and its routes) with it at once; a namespace's own veths
         # go when it is deleted.
         for link in self._made_links:
