@@ -531,7 +531,8 @@ FIBRE_SIMULATOR = SimulatorType(
     config_class=FibreSimulatorConfig,
     factory=simulator_factory,
     description=("fibre ring nodes: SNMP v2c/v3 agents (Cisco, Juniper, ENTITY-SENSOR optics) and management "
-                 "ports, one port number each, with scripted outages, loss, falling receive power, dark ports"),
+                 "ports, on loopback ports or (as root) each in a network namespace of its own, with scripted "
+                 "and cued outages, loss, falling receive power, dark ports"),
 )
 
 
