@@ -75,12 +75,22 @@ class BenchFailed(RuntimeError):
 # --- processes ------------------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    # Run in the child before exec: if the benchmark itself is killed outright, its children go too.
+def _prctl() -> Any:
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+
+
+#: Looked up here, in the parent: the child between fork and exec only makes the call.
+_PRCTL = _prctl()
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # Run in the child before exec: if the benchmark itself is killed outright, its children get SIGTERM.
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def hub_command() -> str:
@@ -343,6 +353,7 @@ class SystemBenchmark:
         self.seed = seed
         self.processes: list[Process] = []
         self.radio: Any = None
+        self.scenario: Any = None
         self.stream: ConsoleStream | None = None
         self._folder: Path | None = None
         self._trigger: Any = None
@@ -384,6 +395,7 @@ class SystemBenchmark:
         stamped = StampedRadio(self.radio, matcher)
         scenario = Scenario(reactor, stamped, units=SHOPWATCH_UNITS, status_codes=SHOPWATCH_STATUS_CODES,
                             period_s=self.radio_period_s, random=Random(self.seed))
+        self.scenario = scenario
 
         hub = hub_command()
         simulators = self._start("simulators", [hub, "run", "--config", str(folder / "simulators.toml")], folder)
@@ -552,6 +564,9 @@ class SystemBenchmark:
         if self.stream is not None and self.stream.transport is not None:
             self.stream.transport.abortConnection()
             self.stream = None
+        if self.scenario is not None:
+            self.scenario.stop()
+            self.scenario = None
         if self.radio is not None:
             self.radio.close()
             self.radio = None

@@ -72,7 +72,7 @@ class FrameMatcher:
         received_at = event.get("received_at")
         if isinstance(received_at, str):
             try:
-                frame.made_wall = datetime.fromisoformat(received_at.replace("Z", "+00:00")).timestamp()
+                frame.made_wall = datetime.fromisoformat(received_at).timestamp()
             except ValueError:
                 pass
         return frame
