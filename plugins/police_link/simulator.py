@@ -200,7 +200,7 @@ class PolicePeerSimulator(Service):
             self._log.info("police_peer_cue_played", kind=kind, camera=camera)
 
     def _cued_request(self, kind: str, camera: str, reason: Any, arguments: dict[str, Any]) -> Any:
-        now = now_utc(self._reactor)
+        now = now_utc(self._reactor).replace(microsecond=0)  # a force sends whole seconds
         officer = Officer(name="Control room inspector", force=self.config.force)
         if kind == "retain_footage":
             since = _minutes(arguments, "from_minutes_ago", 120, least=0)

@@ -21,7 +21,7 @@ START = datetime(2026, 11, 21, 21, 0, tzinfo=UTC).timestamp()
 def force(tmp_path):
     """The demo's force end on a fake clock (its PKI made in tmp_path), sending nothing by itself."""
     clock = MemoryReactorClock()
-    clock.advance(START)
+    clock.advance(START + 0.4)  # a force sends whole seconds: the fraction is dropped
     config = PolicePeerSimConfig(pki_dir=tmp_path / "pki", records_dir=tmp_path / "data", port=18443,
                                  request_every_s=0, preset="2", answer="manual")
     simulator = PolicePeerSimulator(clock, config, log=structlog.get_logger())
