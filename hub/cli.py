@@ -138,7 +138,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         await _ensure_demo_users(hub, logins)
         return _demo_banner(path, config, hub, logins)
 
-    return _serve(config, host, banner=prepare, echo_events=True)
+    def play(hub: Any) -> None:
+        from hub.scenario import start_scenario
+
+        start_scenario(hub, say=lambda line: print(line, flush=True))
+
+    return _serve(config, host, banner=prepare, echo_events=True, after_banner=play)
 
 
 def _make_demo_secrets(path: Path) -> None:
@@ -224,9 +229,20 @@ def _demo_banner(path: Path, config: HubConfig, hub: Any, logins: dict[str, str]
         f"  adapters:       {', '.join(a.source for a in running) or 'none configured yet'}",
         *_simulator_lines(config, hub),
         *_skipped_lines(hub),
+        *_scenario_lines(config),
         "  stop with Ctrl-C",
     ]
     return "\n".join(lines)
+
+
+def _scenario_lines(config: HubConfig) -> list[str]:
+    """The banner's programme: what the demo's script will show, and when (hub/scenario.py)."""
+    from hub.scenario import programme
+
+    lines = programme(config.scenario)
+    if not lines:
+        return []
+    return [f"  {config.scenario.name}, from now:", *(f"    {line}" for line in lines)]
 
 
 def _simulator_lines(config: HubConfig, hub: Any) -> list[str]:
@@ -254,8 +270,10 @@ def _serve(
     host: PluginHost,
     banner: "Callable[[Any], Any] | None",
     echo_events: bool = False,
+    after_banner: "Callable[[Any], None] | None" = None,
 ) -> int:
-    """Run the hub until a signal; ``banner(hub)`` (a coroutine function) returns what to print once up."""
+    """Run the hub until a signal; ``banner(hub)`` (a coroutine function) returns what to print once up, and
+    ``after_banner(hub)`` is called once it is printed (the demo starts its script then)."""
     from twisted.internet.defer import Deferred
     from twisted.internet.task import react
 
@@ -297,6 +315,8 @@ def _serve(
             log.info("console_ready", url=f"{hub.web.url}/")
         if echo_events and hub.bus is not None and hub.started_seq is not None:
             hub.bus.subscribe("#", _print_event, name="demo-console", since=hub.started_seq - 1)
+        if after_banner is not None:
+            after_banner(hub)
         # Runs until SIGINT or SIGTERM stops the reactor; the shutdown trigger stops the hub cleanly.
         await Deferred()
 

@@ -34,6 +34,31 @@ class Scene:
     cues: tuple[ScenarioCue, ...]
 
 
+def programme(config: ScenarioConfig) -> list[str]:
+    """The script in a few lines, for the demo's banner: when each step comes (after the start, at the speed
+    played), what it is, and how often it all repeats."""
+    speed = config.speed
+    steps = sorted(config.steps, key=lambda step: step.at_s)
+    lines = [f"{clock_text(step.at_s / speed):>7}  {step.say}" for step in steps]
+    if config.repeat_s is not None and steps:
+        lines.append(f"and again every {clock_text(config.repeat_s / speed)}")
+    return lines
+
+
+def start_scenario(hub: Any, say: Callable[[str], None]) -> ScenarioPlayer | None:
+    """Play a running hub's ``[scenario]`` on its simulators, as a child service of the hub (so it stops
+    first, before the simulators it cues); None when the config has no steps. ``say`` prints a line."""
+    config = hub.config.scenario
+    if not config.steps or hub.bus is None:
+        return None
+    player = ScenarioPlayer(config, hub.simulators, clock=hub.reactor, publish=hub.bus.publish, events=hub.events,
+                            say=say, failed=hub.simulator_failures, skipped=getattr(hub, "skipped_simulators", {}),
+                            log=hub.log.bind(component="scenario"))
+    player.setName("scenario")
+    player.setServiceParent(hub)
+    return player
+
+
 def clock_text(seconds: float) -> str:
     """``seconds`` as ``M:SS`` (``H:MM:SS`` past an hour), for the programme and the narration."""
     whole = round(seconds)
@@ -129,14 +154,8 @@ class ScenarioPlayer(Service):
     # --- what the audience is told before it starts ----------------------------------------------------
 
     def programme(self) -> list[str]:
-        """The evening in a few lines, for the demo's banner: when each step comes (after the start, at the
-        speed played), what it is, and how often it all repeats."""
-        speed = self.config.speed
-        steps = sorted(self.config.steps, key=lambda step: step.at_s)
-        lines = [f"{clock_text(step.at_s / speed):>7}  {step.say}" for step in steps]
-        if self.config.repeat_s is not None and steps:
-            lines.append(f"and again every {clock_text(self.config.repeat_s / speed)}")
-        return lines
+        """The script in a few lines (``programme``)."""
+        return programme(self.config)
 
     # --- the service -----------------------------------------------------------------------------------
 

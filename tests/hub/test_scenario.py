@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
+from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, fail, succeed
 
 from hub.api import CueRefused, CueSpec
-from hub.config import ScenarioConfig, ScenarioCue, ScenarioStep
+from hub.config import HubConfig, ScenarioConfig, ScenarioCue, ScenarioStep
 from hub.events import EventFactory, ScenarioStepPlayed
-from hub.scenario import ScenarioPlayer, check_cue, clock_text
+from hub.scenario import ScenarioPlayer, check_cue, clock_text, start_scenario
 from hub.testing import assert_no_pending_timers
 
 
@@ -342,3 +345,45 @@ def test_check_cue_accepts_a_cue_with_its_arguments_and_optional_ones():
     assert check_cue(cue("radio", "status", unit="1001", code="01"), {"radio": radio}) is None
     assert check_cue(cue("radio", "status", unit="1001", code="01", note="x"), {"radio": radio}) is None
     assert check_cue(cue("radio", "status", unit="1001"), {"radio": radio}) == "radio.status needs argument code"
+
+
+# --- in a hub --------------------------------------------------------------------------------------------
+
+
+class FakeHub(MultiService):
+    """What start_scenario reads of a running hub."""
+
+    def __init__(self, config: ScenarioConfig, clock: Any, bus: Any, simulators: dict[str, Any]) -> None:
+        super().__init__()
+        self.config = HubConfig(path=Path("hub.toml"), scenario=config)
+        self.reactor, self.bus, self.events = clock, bus.bus, bus.events
+        self.simulators = simulators
+        self.simulator_failures: dict[str, str] = {}
+        self.skipped_simulators = {"fibre_ns": "only_when root"}
+        self.log = structlog.get_logger()
+
+
+def test_start_scenario_plays_as_a_child_of_the_hub_and_stops_with_it(hub_clock, hub_bus):
+    """The player runs under the hub (stopped with it, before its simulators) and publishes on its bus."""
+    radio = Radio()
+    hub = FakeHub(evening(), hub_clock, hub_bus, {"radio": radio})
+    hub.startService()
+    said: list[str] = []
+    player = start_scenario(hub, say=said.append)
+
+    assert player is not None and player.running and hub.getServiceNamed("scenario") is player
+    hub_clock.advance(30)
+    assert radio.played == [("status", {"unit": "1001", "code": "01"})]
+    assert [event.step for event in scene_events(hub_bus)] == [1]
+    hub.stopService()
+    assert not player.running
+    hub_clock.advance(100)
+    assert len(radio.played) == 1
+
+
+def test_start_scenario_without_steps_plays_nothing(hub_clock, hub_bus):
+    """A config with no [scenario] steps starts no player."""
+    hub = FakeHub(ScenarioConfig(), hub_clock, hub_bus, {})
+    hub.startService()
+    assert start_scenario(hub, say=print) is None
+    assert list(hub) == []
