@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import random
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -450,9 +453,32 @@ def test_sigterm_while_a_plugin_is_still_starting_stops_the_hub_cleanly(tmp_path
 # --- demo -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
-    """demo prints its banner and the hub.process.started line on stdout, and exits 0 on SIGTERM."""
+def free_ports(count: int, *, udp: bool = False) -> int:
+    """The first of ``count`` consecutive ports free on loopback now (TCP, and UDP too if asked)."""
+    kinds = (socket.SOCK_STREAM, socket.SOCK_DGRAM) if udp else (socket.SOCK_STREAM,)
+    chooser = random.Random()
+    for _attempt in range(200):
+        first = chooser.randrange(20000, 60000 - count)
+        held = []
+        try:
+            for port in range(first, first + count):
+                for kind in kinds:
+                    probe = socket.socket(socket.AF_INET, kind)
+                    held.append(probe)
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for probe in held:
+                probe.close()
+        return first
+    raise AssertionError(f"no {count} consecutive free ports on loopback")
+
+
+def demo_copy(tmp_path: Path, *, speed: float | None = None) -> Path:
+    """config/demo.toml as the demo test runs it: its data in tmp_path/demo-data, the console and every
+    simulator on free ports, the fibre namespaces (as root) under a name and subnet of the test's own, and
+    the evening played ``speed`` times as fast when given."""
     text, replaced = re.subn(
         r"^data_dir = .*$", 'data_dir = "demo-data"', (REPO / "config" / "demo.toml").read_text(),
         flags=re.MULTILINE,
@@ -462,10 +488,39 @@ def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
     assert replaced == 1
     # The simulated radios' pseudo-terminal links, the cameras' password, the fibre nodes' SNMPv3
     # passwords, the police link's test PKI and the simulated force's records live beside the demo's data.
-    text, replaced = re.subn(r'"\.\./data/demo/', '"demo-data/', text)
-    assert replaced == 21
+    text = text.replace('"../data/demo/', '"demo-data/')
+    assert "../data/demo" not in text
+    cameras, force, fibre = free_ports(12), free_ports(1), free_ports(5, udp=True)
+    moved = {**{18101 + index: cameras + index for index in range(12)}, 18443: force,
+             **{16100 + index: fibre + index for index in range(5)}}
+    text, replaced = re.subn(r"\b(18101|181(0[2-9]|1[0-2])|18443|1610[0-4])\b",
+                             lambda found: str(moved[int(found[0])]), text)
+    # At least the fleet's base port and the adapter's twelve cameras, the force's port and address, the
+    # fibre simulator's base port and the adapter's four nodes (the comments name some of them too).
+    assert replaced >= 1 + 12 + 2 + 1 + 4
+    # As root the fibre nodes are network namespaces: named and addressed apart from any other test's.
+    tag = "".join(random.choice("abcdefghjkmnpqrstuvwxyz") for _ in range(6))
+    net = random.randrange(100, 250)
+    text = text.replace("198.18.8.", f"198.18.{net}.")
+    text, replaced = re.subn(r'^subnet = "(.*)"$', rf'subnet = "\1"\nnetns_prefix = "demo{tag}"', text,
+                             flags=re.MULTILINE)
+    assert replaced == 1
+    if speed is not None:
+        text, replaced = re.subn(r"^speed = .*$", f"speed = {speed:g}", text, flags=re.MULTILINE)
+        assert replaced == 1
     config = tmp_path / "demo.toml"
     config.write_text(text)
+    return config
+
+
+#: The fibre adapter the demo runs: in network namespaces as root, on loopback ports otherwise.
+DEMO_FIBRE = "fibre.fibre_ns" if os.geteuid() == 0 else "fibre.fibre"
+
+
+@pytest.mark.slow
+def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
+    """demo prints its banner and the hub.process.started line on stdout, and exits 0 on SIGTERM."""
+    config = demo_copy(tmp_path)
 
     with HubProcess(["demo", "--config", config], cwd=tmp_path) as demo:
         # The simulators and adapters report first, so the hub's start is not event #1.
@@ -473,7 +528,12 @@ def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
         banner = demo.wait_for_line(r"^Partner hub .*: demo running on ")
         console = demo.wait_for_line(r"^  console: +http://127\.0\.0\.1:\d+/$")
         login = demo.wait_for_line(r"^  log in as: +operator / \S{12,}$")
-        demo.wait_for_line(r"^  adapters: +shopwatch\.shopwatch, shopwatch\.pubwatch, onvif\.cameras, fibre\.fibre, police_link\.police$")
+        demo.wait_for_line(r"^  adapters: +shopwatch\.shopwatch, shopwatch\.pubwatch, onvif\.cameras, "
+                           + re.escape(DEMO_FIBRE) + r", police_link\.police$")
+        programme = demo.wait_for_line(r"^  An evening in town, from now:$")
+        demo.wait_for_line(r"^ +0:30  Boots on the High Street presses its status button 01")
+        demo.wait_for_line(r"^ +5:10  The Saltergate fibre cabinet \(node-03\) fails")
+        demo.wait_for_line(r"^ +and again every 10:30$")
         demo.wait_for_line(r"#\d+\s+info\s+shopwatch\.radio\.identified\s+Shopwatch base radio: TM8255")
         demo.wait_for_line(r"#\d+\s+info\s+onvif\.camera\.online\s")
         demo.wait_for_line(r"#\d+\s+info\s+fibre\.node\.up\s")
@@ -482,14 +542,71 @@ def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
         code = demo.terminate()
 
         assert code == 0, demo.stderr
-        assert banner < console < login < started
+        assert banner < console < login < programme < started
         assert any(str(tmp_path / "demo-data" / "journal.sqlite3") in line for line in demo.lines)
+        assert not any("left out" in line for line in demo.lines)  # every cue of the script can be played
         assert_no_traceback(demo.stderr)
     # A clean stop: the hub says it is stopping, then each adapter (two radios, the cameras, the fibre
     # ring, the police link) has stopped, and the police link reports no outage for its own stop.
     topics = journal_topics(tmp_path / "demo-data")
     stopping = topics.index("hub.process.stopping")
     assert topics[stopping + 1 :] == ["adapter.health.stopped"] * 5
+
+
+@pytest.mark.slow
+def test_demo_plays_the_scripted_evening(tmp_path):
+    """At five times the pace, the evening's first scenes are narrated and happen: Boots' theft status opens
+    an incident with the shop-theft checklist; the Rutland Arms' emergency turns camera 31 to the pub doors,
+    broadcasts to Pubwatch and offers the one-click send to police."""
+    config = demo_copy(tmp_path, speed=5)
+
+    with HubProcess(["demo", "--config", config], cwd=tmp_path) as demo:
+        demo.wait_for_line(r"^ +0:06  Boots on the High Street")
+        scene = demo.wait_for_line(r"^>>> An evening in town, scene 1 of 6 \(round 1, \+0:06\): Boots on the High")
+        step = demo.wait_for_line(r"#\d+\s+info\s+hub\.scenario\.step\s+Scene 1 of 6: Boots on the High Street")
+        report = demo.wait_for_line(r"#\d+\s+high\s+shopwatch\.report\.received\s+Shop theft in progress: Boots")
+        theft = demo.wait_for_line(r"#\d+\s+high\s+incident\.opened\s+Incident \d+ opened: Shop theft in progress")
+        demo.wait_for_line(r"^>>> An evening in town, scene 2 of 6 \(round 1, \+0:20\): The Rutland Arms")
+        demo.wait_for_line(r"#\d+\s+critical\s+shopwatch\.emergency\.raised\s+EMERGENCY: The Rutland Arms")
+        demo.wait_for_line(r"#\d+\s+info\s+command\.onvif\.goto_preset\s+Rule pub emergency asked onvif\.cameras "
+                           r"to turn camera 31 to preset Pub doors")
+        demo.wait_for_line(r"#\d+\s+info\s+onvif\.command\.delivered\s+goto_preset delivered: camera 31 is "
+                           r"turning to preset Pub doors")
+        demo.wait_for_line(r"#\d+\s+info\s+command\.shopwatch\.broadcast\s+Rule pub emergency asked "
+                           r'shopwatch\.pubwatch to broadcast "Pub emergency: CCTV on it"')
+        demo.wait_for_line(r"#\d+\s+info\s+shopwatch\.command\.sent\s+broadcast sent")
+
+        code = demo.terminate()
+
+        assert code == 0, demo.stderr
+        assert scene < step < report < theft
+        assert not any("left out" in line or "not played" in line for line in demo.lines)
+        assert_no_traceback(demo.stderr)
+    # The incidents as the console shows them: the theft with its checklist, the emergency with the police
+    # offer, the rules that acted on each, and no police alert sent by itself for the pub.
+    incidents = demo_incidents(tmp_path / "demo-data")
+    theft, emergency = incidents["shop theft"], incidents["pub emergency"]
+    assert theft["sop"][0] == "Find the shop on camera (its nearest cameras are on the incident)"
+    assert len(theft["sop"]) == 4 and theft["rules"] == ["shop theft"]
+    assert emergency["offers"] == ["send_to_police"] and emergency["rules"] == ["pub emergency"]
+    assert emergency["escalate_after_s"] == 60
+    assert "police.alert.queued" not in journal_topics(tmp_path / "demo-data")
+
+
+def demo_incidents(data_dir: Path) -> dict[str, dict[str, Any]]:
+    """The demo's incidents by category: their SOP steps' texts, the offers on them, the rules that acted."""
+    from hub.incidents.store import IncidentStore
+
+    store = IncidentStore(data_dir / "journal.sqlite3")
+    try:
+        found = {}
+        for incident in store.list(limit=100):
+            found[incident.category] = {
+                "sop": [step.text for step in incident.sop], "offers": list(incident.offers),
+                "rules": list(incident.rules), "escalate_after_s": incident.escalate_after_s}
+        return found
+    finally:
+        store.close()
 
 
 def test_demo_makes_up_secret_files_in_its_own_data_folder_and_nowhere_else(tmp_path):
