@@ -325,6 +325,8 @@ function handleEvents(events) {
       }
       detail.updateIncident(store.get(incident.id));
     }
+    // A demo's script narrates each scene (hub/scenario.py): shown as it happens, long enough to read.
+    if (topic === "hub.scenario.step") toast(String(event.summary || ""), "info", 15000);
     detail.addEvent(event);
   }
   statusView.addEvents(events);
@@ -579,10 +581,10 @@ document.addEventListener("keydown", (event) => {
 
 // --- toasts -------------------------------------------------------------------------------------------------
 
-function toast(text, kind = "info") {
+function toast(text, kind = "info", ms = kind === "error" ? 9000 : 5000) {
   const item = h("div", { class: ["toast", `toast-${kind}`], role: kind === "error" ? "alert" : "status" }, text);
   byId("toasts").appendChild(item);
-  setTimeout(() => item.remove(), kind === "error" ? 9000 : 5000);
+  setTimeout(() => item.remove(), ms);
 }
 
 // --- start ----------------------------------------------------------------------------------------------------
