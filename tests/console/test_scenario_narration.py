@@ -6,8 +6,8 @@ import json
 import signal
 import socket
 import subprocess
-from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
