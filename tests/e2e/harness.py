@@ -31,7 +31,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import attrs
 
@@ -72,7 +72,7 @@ def _subnets_in_use() -> list[ipaddress.IPv4Network]:
     used = []
     for command in (["ip", "-4", "-j", "addr"], ["ip", "-4", "-j", "route"]):
         try:
-            listed = json.loads(subprocess.run(command, capture_output=True, text=True, timeout=10).stdout or "[]")
+            listed = json.loads(subprocess.run(command, capture_output=True, text=True, timeout=10, check=False).stdout or "[]")
         except (OSError, ValueError, subprocess.SubprocessError):
             continue
         for entry in listed:
@@ -263,7 +263,7 @@ class DemoProcess:
 
     def __init__(self, config: Path, cwd: Path) -> None:
         self.log_path = cwd / "demo-output.log"
-        self._log = open(self.log_path, "w", buffering=1)
+        self._log = open(self.log_path, "w", buffering=1)  # noqa: SIM115 - open until close()
         self.process = subprocess.Popen(
             [str(HUB), "demo", "--config", str(config)],
             cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -346,8 +346,8 @@ class DemoProcess:
             reader.join(timeout=10)
         self._log.close()
 
-    def __enter__(self) -> "DemoProcess":
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
