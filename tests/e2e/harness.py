@@ -4,7 +4,7 @@ and ``hub demo`` run on it as a real process.
 ``demo_config`` reads config/demo.toml as it is in the project and changes only what must differ for a test
 run: every path in the demo's data folder moves into the test's folder, every port the simulators listen on
 (and the adapters' addresses of them) becomes a free one, the fibre ring's namespaces get a subnet nobody on
-this machine uses, the console listens on any free port, and the evening is played ``speed`` times as fast,
+this machine uses (and namespaces named NETNS_PREFIX-...), the console listens on any free port, and the evening is played ``speed`` times as fast,
 once. The rules, the cameras, the members and the script's steps stay as the demo has them. A simulator type
 the harness does not know is an error, so a new one in the demo is noticed here rather than left on a fixed
 port.
@@ -38,6 +38,8 @@ import attrs
 REPO = Path(__file__).resolve().parents[2]
 HUB = REPO / ".venv" / "bin" / "hub"
 DEMO_CONFIG = REPO / "config" / "demo.toml"
+#: The prefix of the network namespaces the test's fibre ring makes (as root).
+NETNS_PREFIX = "e2efibre"
 
 T = TypeVar("T")
 
@@ -157,6 +159,8 @@ def demo_config(folder: Path, *, evening_s: float, source: Path = DEMO_CONFIG) -
             offset = int(new_subnet.network_address) - int(old_subnet.network_address)
             addresses.update({str(host): str(host + offset) for host in old_subnet.hosts()})
             table["subnet"] = str(new_subnet)
+            # Named apart from the demo's own rings, so the test's leftovers are known to be its own.
+            table["netns_prefix"] = NETNS_PREFIX
         elif kind == "police_peer":
             old, new = table.get("port", 18443), free_port_block(1)
             ports[old] = new
@@ -337,11 +341,16 @@ class DemoProcess:
         return code
 
     def close(self) -> None:
-        """Kill the demo's process group if the hub is still running (after a failure), and close the log."""
+        """Stop the hub if it is still running (after a failure): SIGTERM first, so its simulators take down
+        what they made (the fibre ring's namespaces), then SIGKILL to its whole process group."""
         if self.process.poll() is None:
-            # The hub is alive, so the group is still the one it leads: nobody else's processes are in it.
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                # The hub is alive, so the group is still the one it leads: nobody else's processes are in it.
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
         for reader in self._readers:
             reader.join(timeout=10)
         self._log.close()

@@ -23,7 +23,8 @@ import pytest
 from lxml import etree
 from playwright.sync_api import expect
 
-from tests.e2e.harness import HUB, DemoProcess, DemoSetup, demo_config
+from plugins.dark_fibre_health import netns
+from tests.e2e.harness import HUB, NETNS_PREFIX, DemoProcess, DemoSetup, demo_config
 from tests.plugins.police_link.cap_schema import cap_schema_path
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -50,8 +51,13 @@ def demo(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[DemoS
     """``hub demo`` on a copy of the demo's config, killed with its process group if the test leaves it
     running; a failing test gets what it printed attached to its report."""
     setup = demo_config(tmp_path, evening_s=EVENING_S)
-    with DemoProcess(setup.config, tmp_path) as process:
-        yield setup, process
+    try:
+        with DemoProcess(setup.config, tmp_path) as process:
+            yield setup, process
+    finally:
+        if os.geteuid() == 0:
+            # A hub that had to be killed leaves its fibre ring's namespaces: sweep those whose owner is gone.
+            netns.sweep(NETNS_PREFIX)
 
 
 @contextlib.contextmanager
@@ -59,7 +65,9 @@ def output_on_failure(request: pytest.FixtureRequest, process: DemoProcess) -> I
     try:
         yield
     except BaseException:
-        request.node.add_report_section("call", "hub demo output", process.output(last=400))
+        # Its events and narration as printed, then the end of its log.
+        request.node.add_report_section("call", "hub demo stdout", "\n".join(process.stdout[-400:]))
+        request.node.add_report_section("call", "hub demo stderr", "\n".join(process.stderr[-150:]))
         raise
 
 
@@ -206,7 +214,7 @@ def _play_the_evening(setup: DemoSetup, process: DemoProcess, chromium: Any) -> 
     assert not any("Traceback" in line for line in process.stdout + process.stderr), process.output()
     if root:
         left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
-        assert f"-{process.pid}-" not in left, left
+        assert f"{NETNS_PREFIX}-{process.pid}-" not in left, left
 
     # --- The audit log: the operator's acknowledgement and command are in it, and it verifies ---------
     exported = subprocess.run([str(HUB), "audit", "export", "--config", str(setup.config), "--format", "jsonl"],

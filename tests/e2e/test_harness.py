@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from tests.e2e.harness import DEMO_CONFIG, demo_config, to_toml
+from tests.e2e.harness import DEMO_CONFIG, NETNS_PREFIX, demo_config, to_toml
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +68,7 @@ def test_the_namespaced_ring_takes_a_subnet_of_its_own(demo, setup):
     nodes = tomllib.loads(setup.config.read_text())["adapters"]["fibre_ns"]["nodes"]
     hosts = [ipaddress.IPv4Address(node["address"]) - int(subnet.network_address) for node in nodes.values()]
     assert [int(host) for host in hosts] == [2, 6, 10, 14]
+    assert tomllib.loads(setup.config.read_text())["simulators"]["fibre_ns"]["netns_prefix"] == NETNS_PREFIX
 
 
 def test_the_evening_is_played_once_at_the_speed_asked(demo, setup):
