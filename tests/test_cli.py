@@ -535,9 +535,12 @@ def test_demo_prints_its_banner_and_events_and_stops_on_sigterm(tmp_path):
         demo.wait_for_line(r"^ +5:10  The Saltergate fibre cabinet \(node-03\) fails")
         demo.wait_for_line(r"^ +and again every 10:30$")
         demo.wait_for_line(r"#\d+\s+info\s+shopwatch\.radio\.identified\s+Shopwatch base radio: TM8255")
-        demo.wait_for_line(r"#\d+\s+info\s+onvif\.camera\.online\s")
-        demo.wait_for_line(r"#\d+\s+info\s+fibre\.node\.up\s")
         demo.wait_for_line(r"#\d+\s+info\s+police\.link\.connected\s")
+        # Every camera and fibre node up, so that none is still reporting in while the hub stops.
+        for camera in ("12", "17", "23", "24", "31", "35", "36", "37", "38", "39", "42", "43"):
+            demo.wait_for_line(rf"#\d+\s+info\s+onvif\.camera\.online\s+Camera {camera} ")
+        for node in ("01", "02", "03", "04"):
+            demo.wait_for_line(rf"#\d+\s+info\s+fibre\.node\.up\s+Fibre node node-{node} up")
 
         code = demo.terminate()
 
