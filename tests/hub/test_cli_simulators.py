@@ -71,7 +71,7 @@ def test_plugins_lists_simulator_types(capsys):
 
 
 def hub_with(failures: dict[str, str]) -> Any:
-    return SimpleNamespace(web=None, simulator_failures=failures)
+    return SimpleNamespace(web=None, simulator_failures=failures, skipped_adapters={}, skipped_simulators={})
 
 
 def test_the_demo_banner_names_each_simulator_and_why_one_failed(tmp_path):
