@@ -1,4 +1,5 @@
-"""Fixtures for the console's browser tests: one real hub process and one headless Chromium per session.
+"""Fixtures for the console's browser tests: one real hub process per session, and the session's headless
+Chromium (tests/conftest.py).
 
 The hub is started as an operator would start it (``hub user add`` for each user, then ``hub run``) on
 a temporary config and data folder, on a free loopback port. Partners post reports to it over HTTP with
@@ -27,11 +28,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HUB = ROOT / ".venv" / "bin" / "hub"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 PASSWORD = "night shift password 7"
 USERS = {"olive": "operator", "sam": "supervisor", "audrey": "auditor"}
 # One partner per scenario: the default incident rule joins reports from the same partner (the same
@@ -169,19 +165,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     environ = {**os.environ, **{f"HUB_CONSOLE_TEST_KEY_{name.upper()}": key for name, key in keys.items()}}
     with run_hub(folder, _config_text(_free_port()), USERS, environ=environ) as url:
         yield RunningHub(url=url, config=folder / "hub.toml", log=folder / "hub.log", keys=keys)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by Playwright (Playwright's own browser download is not used)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @attrs.define
