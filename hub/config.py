@@ -204,6 +204,16 @@ def _topic_patterns(_instance: object, _attribute: object, value: object) -> Non
             raise Expected(f"topic patterns of dotted words with * and # ({error})") from None
 
 
+def _payload_match(_instance: object, _attribute: object, value: object) -> None:
+    # The rules read the table; imported here because they import this module.
+    from hub.incidents.rules import payload_fields
+
+    try:
+        payload_fields(value)
+    except ValueError as error:
+        raise Expected(str(error)) from None
+
+
 def _join_keys(_instance: object, _attribute: object, value: object) -> None:
     if not all(key in ("subject", "location") for key in value):
         raise Expected('a list of "subject" and/or "location"')
@@ -236,6 +246,9 @@ class IncidentRuleConfig:
     members: tuple[str, ...] = field(default=(), validator=_texts("radio units (1001, 100-1002) or member names"))
     cameras: tuple[str, ...] = field(default=(), validator=_texts("camera numbers", 20))
     time_of_day: tuple[str, ...] = field(default=(), validator=_time_ranges)
+    # payload field (dotted for nested ones) -> the value or values it may have; Any so that the check words
+    # what is wrong with a value that is not a table, as with one that is.
+    payload: Any = field(factory=dict, validator=_payload_match)
     # --- what the rule does besides opening or joining ---
     sop: tuple[str, ...] = field(default=(), validator=_texts("SOP steps", 300))
     move_cameras: MoveCamerasConfig | None = None

@@ -9,7 +9,9 @@ the hub's own ``hub.*`` events, the rule actions' own ``rule.*`` events, and com
 (``<adapter type>.command.<outcome>``), which only ever attach to the incident they name.
 
 Times of day are read from the event's ``occurred_at`` in the room's time zone (``[hub] timezone``), never
-from the clock on the wall, so a replayed event is decided as it was. Everything is compiled once;
+from the clock on the wall, so a replayed event is decided as it was. A rule's ``payload`` compares the
+adapter's own fields (a radio's status code, the kind of a police request) as text, booleans exactly; an
+event whose payload lacks the field simply does not match. Everything is compiled once;
 ``decide`` runs for every event on the bus. ``explain`` says the same thing at length, for
 ``hub rules test``.
 """
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import json
+import math
 import re
 from datetime import datetime
 from typing import Any, Mapping
@@ -226,6 +230,188 @@ class _Members:
         )
 
 
+#: How a rule's ``payload`` is written, for the messages that refuse one.
+_PAYLOAD_EXAMPLE = ('e.g. payload = { status_code = "01" } or { request_type = ["retain_footage", "live_view"] } '
+                    'or { "member.unit" = "1001" }')
+
+PayloadValue = str | int | float | bool
+
+
+def payload_fields(value: object) -> tuple[tuple[str, tuple[PayloadValue, ...]], ...]:
+    """A rule's ``payload`` table as ``(dotted field name, the values it may have)`` pairs, in order.
+
+    A nested table is read as dotted names (``{ member = { unit = "1001" } }`` is ``member.unit``). A
+    ``ValueError`` says what was expected instead (the config's check words its problem with it).
+    """
+    if not isinstance(value, Mapping):
+        # A ValueError as for every other problem: the config's check words each alike.
+        raise ValueError(  # noqa: TRY004
+            f"a table of payload fields and the value (or values) each must have, {_PAYLOAD_EXAMPLE}")
+    found: list[tuple[str, tuple[PayloadValue, ...]]] = []
+    _read_payload_table(value, (), found)
+    return tuple(found)
+
+
+def _read_payload_table(table: Mapping[Any, Any], prefix: tuple[str, ...],
+                        found: list[tuple[str, tuple[PayloadValue, ...]]]) -> None:
+    for key, wanted in table.items():
+        parts = tuple(part.strip() for part in key.split(".")) if isinstance(key, str) else ("",)
+        path = prefix + parts
+        name = ".".join(path)
+        if not all(parts) or len(name) > 200:
+            shown = json.dumps(".".join((*prefix, key)) if isinstance(key, str) else key, ensure_ascii=False,
+                               default=repr)
+            raise ValueError(f"payload field names of 1 to 200 characters with no empty part between dots "
+                             f"(found {shown}), {_PAYLOAD_EXAMPLE}")
+        if isinstance(wanted, Mapping):
+            if not wanted:
+                raise ValueError(f"a value, or a table of its fields and their values, for payload field {name} "
+                                 "(found an empty table)")
+            _read_payload_table(wanted, path, found)
+            continue
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if not values:
+            raise ValueError(f"at least one value for payload field {name} (an empty array would match nothing)")
+        kept: dict[tuple[bool, Any], PayloadValue] = {}
+        for item in values:
+            problem = _not_a_payload_value(item)
+            if problem is not None:
+                raise ValueError(f"a string, a number, true or false, or an array of them for payload field {name} "
+                                 f"(found {problem})")
+            # 1 and "1" are the same text; true is not 1.
+            kept.setdefault((isinstance(item, bool), _as_text(item)), item)
+        found.append((name, tuple(kept.values())))
+
+
+def _not_a_payload_value(value: object) -> str | None:
+    """What is wrong with ``value`` as a value a payload field may have, or None when nothing is."""
+    if isinstance(value, str):
+        return None if len(value) <= 1000 else f"a string of {len(value)} characters, more than 1000"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "a number that is not finite"
+    if isinstance(value, int):
+        return None
+    if isinstance(value, Mapping):
+        return "a table inside the array"
+    if isinstance(value, list):
+        return "an array inside the array"
+    return f"a {type(value).__name__}"
+
+
+def _as_text(value: Any) -> str | bool | None:
+    """A payload value as a rule compares it: booleans as they are, strings and numbers as text (``2.0``
+    as ``2``), anything else (a table, an object) as nothing any rule matches."""
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return None
+
+
+def _spread(value: Any) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
+
+
+def _field(value: Any, name: str) -> Any:
+    if isinstance(value, GenericPayload):
+        value = value.data
+    if isinstance(value, Mapping):
+        return value.get(name)
+    if name.startswith("_") or isinstance(value, (str, bytes, int, float)):
+        return None
+    found = getattr(value, name, None)
+    return None if callable(found) else found
+
+
+def payload_values(event: Event, path: tuple[str, ...]) -> tuple[Any, ...]:
+    """What the event's payload holds at ``path`` (field names, outermost first), read as attributes or
+    mapping keys; a way through an array goes through each of its items. Empty when the payload has no
+    such field, never an error."""
+    current: tuple[Any, ...] = (event.payload,)
+    try:
+        for name in path:
+            current = tuple(
+                found for item in current for each in _spread(item)
+                if (found := _field(each, name)) is not None
+            )
+            if not current:
+                break
+    except Exception:  # noqa: BLE001 - a payload property that fails holds nothing a rule matches
+        return ()
+    return current
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (int, float)):
+        return str(_as_text(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_shown(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _brief(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _PayloadField:
+    """One ``payload`` field of a rule: its dotted name and the values (as text, or booleans) it may have."""
+
+    __slots__ = ("_wanted", "given", "name", "path")
+
+    def __init__(self, name: str, given: tuple[PayloadValue, ...]) -> None:
+        self.name = name
+        self.path = tuple(name.split("."))
+        self.given = given
+        self._wanted = frozenset(_as_text(value) for value in given)
+
+    def matches(self, event: Event) -> bool:
+        return self._found_in(payload_values(event, self.path))
+
+    def _found_in(self, found: tuple[Any, ...]) -> bool:
+        # Numbers are compared as text, so a boolean (equal to 1 or 0 in Python) only ever meets a boolean.
+        wanted = self._wanted
+        return any(_as_text(item) in wanted for value in found for item in _spread(value))
+
+    def check(self, event: Event) -> Check:
+        found = payload_values(event, self.path)
+        ok = self._found_in(found)
+        wanted = ", ".join(_shown(value) for value in self.given)
+        if not found:
+            return Check("payload", False, f"the payload has no {self.name} (the rule wants "
+                         f"{wanted if len(self.given) == 1 else 'one of ' + wanted})")
+        shown = _brief(_shown(found[0]) if len(found) == 1 else _shown(found))
+        if len(self.given) == 1:
+            detail = f"{self.name} is {shown}" if ok else f"{self.name} is {shown}, not {wanted}"
+        else:
+            detail = f"{self.name} is {shown}, {'one' if ok else 'none'} of {wanted}"
+        return Check("payload", ok, detail)
+
+
+class _Payload:
+    """``payload``: the adapter's own fields and the values each may have; every field given must match."""
+
+    def __init__(self, fields: tuple[tuple[str, tuple[PayloadValue, ...]], ...]) -> None:
+        self.fields = tuple(_PayloadField(name, values) for name, values in fields)
+
+    def __call__(self, event: Event) -> bool:
+        return all(field.matches(event) for field in self.fields)
+
+    def checks(self, event: Event) -> list[Check]:
+        return [field.check(event) for field in self.fields]
+
+
 @frozen
 class _Criteria:
     """A rule's criteria, compiled: an empty one matches anything."""
@@ -237,6 +423,7 @@ class _Criteria:
     members: _Members | None
     cameras: frozenset[str]
     times: tuple[tuple[int, int], ...]
+    payload: _Payload | None = None
 
     def matches(self, event: Event, facts: _Facts) -> bool:
         if event.severity < self.min_severity:
@@ -259,7 +446,7 @@ class _Criteria:
             minute = facts.minute
             if not any(_in_range(minute, start, end) for start, end in self.times):
                 return False
-        return True
+        return self.payload is None or self.payload(event)
 
     def _location_matches(self, event: Event) -> bool:
         place = event.location
@@ -321,6 +508,8 @@ class _Criteria:
             ok = any(_in_range(minute, s, e) for s, e in self.times)
             found.append(Check("time_of_day", ok, f"{_hhmm(minute)} {facts.local.tzname()} ({zone_name}) is "
                                f"{'within' if ok else 'outside'} {ranges}"))
+        if self.payload is not None:
+            found.extend(self.payload.checks(event))
         return found
 
 
@@ -337,6 +526,12 @@ def _criteria(config: IncidentRuleConfig | None, *, topics: tuple[str, ...], sou
             times.append(parse_time_range(text))
         except ValueError as error:
             raise InvalidRule(f"{where}: time_of_day {error}") from None
+    payload = None
+    if config is not None and config.payload:
+        try:
+            payload = _Payload(payload_fields(config.payload))
+        except ValueError as error:
+            raise InvalidRule(f"{where}: payload: expected {error}") from None
     return _Criteria(
         matchers=tuple(TopicMatcher(pattern) for pattern in topics),
         min_severity=Severity.parse(config.min_severity) if config is not None else Severity.INFO,
@@ -345,6 +540,7 @@ def _criteria(config: IncidentRuleConfig | None, *, topics: tuple[str, ...], sou
         members=_Members(tuple(config.members)) if config is not None and config.members else None,
         cameras=frozenset(c.strip() for c in cameras),
         times=tuple(times),
+        payload=payload if payload is not None and payload.fields else None,
     )
 
 
@@ -620,4 +816,6 @@ __all__ = [
     "covered_keys",
     "named_cameras",
     "normalise",
+    "payload_fields",
+    "payload_values",
 ]
