@@ -114,6 +114,32 @@ def test_an_event_no_rule_matches_is_said_to_be_ignored(tmp_path, capsys):
     assert "NO   min_severity low is below high" in out
 
 
+def test_a_rule_on_a_status_code_says_which_code_the_report_had(tmp_path, capsys):
+    """The shop-theft rule wants status code 01: a report of 02 fails on payload, saying what it was."""
+    code, out, _err = run(capsys, "--config", CONTROL_ROOM, EXAMPLES / "shop-theft.json")
+    assert code == 0
+    assert '       yes  payload      status_code is "01"' in out.splitlines()
+    data = json.loads((EXAMPLES / "shop-theft.json").read_text())
+    data["payload"].update(status_code="02", status_meaning="Suspect seen")
+    data["severity"] = "high"
+    code, out, _err = run(capsys, "--config", CONTROL_ROOM, write(tmp_path, data), "--json")
+    assert code == 0
+    report = json.loads(out)
+    theft = next(tried for tried in report["rules"] if tried["name"] == "shop theft")
+    assert theft["matched"] is False
+    assert {"criterion": "payload", "matched": False, "detail": 'status_code is "02", not "01"'} in theft["checks"]
+    assert report["outcome"]["rule"] == "anything else urgent"
+
+
+def test_a_payload_without_the_field_a_rule_wants_is_said_to_lack_it(tmp_path, capsys):
+    """A report with no status code (a text message) cannot be a shop theft by code; the output says why."""
+    data = json.loads((EXAMPLES / "shop-theft.json").read_text())
+    data["payload"] = {"member": data["payload"]["member"], "text": "All quiet"}
+    code, out, _err = run(capsys, "--config", CONTROL_ROOM, write(tmp_path, data))
+    assert code == 0
+    assert '       NO   payload      the payload has no status_code (the rule wants "01")' in out.splitlines()
+
+
 def test_a_camera_no_adapter_knows_is_shown_as_skipped(tmp_path, capsys):
     """The event names a camera no adapter is configured with: it would not move, and the output says why."""
     event = pub_event(location={"name": "3 Market Place", "camera": "77"})
