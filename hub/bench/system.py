@@ -1,15 +1,23 @@
-"""``hub bench system``: the whole room at ten times the demo's rates, timed from a radio frame to the console.
+"""``hub bench system``: the demo's room at ten times its pace, timed from a radio frame to the console.
 
-Three processes, each in a process group of its own, stopped at the end whatever happens (Ctrl-C too):
+The room is derived from config/demo.toml as it is when the benchmark runs (``hub.bench.system_config``):
+its adapters, rules, SOPs, rule actions, maintenance windows and map unchanged, its simulators' rates and
+its scripted evening (``[scenario]``) ``factor`` times as fast, on free ports in a temporary folder. Three
+processes, each in a process group of its own, stopped at the end whatever happens (Ctrl-C too):
 
-- the simulators (``hub run`` on a config with no adapters): the demo's nine ONVIF cameras, four fibre
-  nodes over SNMPv3, the force end over mutual TLS and the Pubwatch base radio on a pseudo-terminal, all
-  at ten times the demo's rates (``hub.bench.system_config``);
-- the hub under test (``hub run``, as in production: no demo echo of every event on stdout, no scripted
-  evening): every adapter of the demo, its incident rules, the console;
-- this process: the Shopwatch base radio on a real pseudo-terminal (the simulator's ``BaseRadio`` and the
-  demo's ``Scenario`` at ten times its rate, ``hub.bench.system_radio``), and a console client logged in
-  as a bench user, reading ``/api/stream`` over a WebSocket like the console does.
+- the simulators (``python -m hub.bench.system_simulators``: a hub with no adapters and no web server):
+  the demo's twelve ONVIF cameras, its fibre ring (in network namespaces as root, as the demo does, else on
+  loopback), the force end over mutual TLS and the Pubwatch base radio; and, from the moment the measured
+  window opens, the demo's evening played on them. The script runs here because its cues are calls on the
+  simulator services, which must not live in the hub under test: its CPU and memory stay its own;
+- the hub under test (``hub run``, as in production: no demo echo of every event on stdout): every adapter
+  of the demo, its incident engine and rule actions, the console;
+- this process: the Shopwatch base radio on a real pseudo-terminal, played by the simulator's
+  ``BaseRadio`` with the handsets of the demo before issue 8 (a status, a text, an emergency and its end,
+  every 40 s / factor: the latency samples; the demo's own radios now speak only in its script), plus the
+  script's cues to that radio (``hub.bench.system_radio.ScriptedRadio``), timed the same way; and a console
+  client logged in as a bench user, reading ``/api/stream`` over a WebSocket as the console does, which
+  also tallies the incidents opened and the rules' commands (``hub.bench.system_watch``).
 
 Latency is from the moment a frame is on the pty to the moment its event has arrived and been decoded at
 the WebSocket client, both read from ``CLOCK_MONOTONIC`` in this process. Hub CPU is the hub process's
@@ -43,28 +51,26 @@ from twisted.internet.task import deferLater
 from hub.bench import percentile
 from hub.bench.stream_clients import StreamClient
 from hub.bench.system_config import (
-    DEMO_RATES,
+    BENCH_RADIO,
+    BENCH_RADIO_ADAPTER,
+    PRE_SCENARIO_RADIO_PERIOD_S,
     RATE_FACTOR,
-    SHOPWATCH_STATUS_CODES,
-    SHOPWATCH_UNITS,
-    find_ports,
-    hub_toml,
-    rates,
-    simulators_toml,
-    write_secrets,
+    BenchRoom,
+    derive_room,
+    write_room,
 )
-from hub.bench.system_radio import FrameMatcher, StampedRadio
+from hub.bench.system_radio import FrameMatcher, ScriptedRadio, StampedRadio
+from hub.bench.system_watch import NO_OUTCOME, RoomWatch
 
 GOAL_P99_MS = 50.0
 BENCH_USER = "bench"
-#: The simulators the simulator process must have started before the hub starts.
-SIMULATORS = ("pubwatch_radio", "cameras", "fibre", "force")
 #: How long a process may take to be ready, and to stop, before the benchmark gives up on it.
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 #: Once the clock stops, how long the frames still in flight may take to reach the console.
 DRAIN_S = 3.0
-RADIO_SOURCE = "shopwatch.shopwatch"
+#: The source of the bench radio's events: the demo's Shopwatch adapter.
+RADIO_SOURCE = f"shopwatch.{BENCH_RADIO_ADAPTER}"
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -340,20 +346,45 @@ def _journal_count(path: Path) -> int | None:
         return None
 
 
+def _logged(records: list[dict[str, Any]], event: str, key: str) -> dict[str, str]:
+    """``{record[key]: reason}`` of the log records named ``event`` (``simulator_skipped``...)."""
+    return {str(r.get(key)): str(r.get("reason") or r.get("error") or "") for r in records if r.get("event") == event}
+
+
+class _Quiet:
+    """The log of the bench's own scenario player: what it says of a cue it could not play is kept by its
+    ``say`` for the JSON; nothing is printed over the benchmark's output."""
+
+    def bind(self, **_values: Any) -> _Quiet:
+        return self
+
+    def info(self, _event: str, **_values: Any) -> None:
+        pass
+
+    warning = error = info
+
+
 class SystemBenchmark:
-    """One run: ``seconds`` measured after ``warmup_s``; the bench's radio steps every ``radio_period_s``."""
+    """One run: ``seconds`` measured after ``warmup_s``, the demo's world ``factor`` times as fast; the bench's
+    radio handsets step every ``radio_period_s`` (default: the pre-issue-8 demo's 40 s / factor)."""
 
     def __init__(self, seconds: float = 60.0, *, radio_period_s: float | None = None, warmup_s: float = 5.0,
-                 keep: Path | None = None, seed: int = 8) -> None:
+                 keep: Path | None = None, seed: int = 8, factor: float = RATE_FACTOR,
+                 demo_config: Path | None = None) -> None:
+        if factor <= 0:
+            raise ValueError("the factor must be above 0")
         self.seconds = seconds
+        self.factor = factor
         self.radio_period_s = (radio_period_s if radio_period_s is not None
-                               else DEMO_RATES["shopwatch_radio_period_s"] / RATE_FACTOR)
+                               else PRE_SCENARIO_RADIO_PERIOD_S / factor)
         self.warmup_s = warmup_s
         self.keep = keep
         self.seed = seed
+        self.demo_config = demo_config
         self.processes: list[Process] = []
         self.radio: Any = None
-        self.scenario: Any = None
+        self.handsets: Any = None
+        self.player: Any = None
         self.stream: ConsoleStream | None = None
         self._folder: Path | None = None
         self._trigger: Any = None
@@ -369,48 +400,79 @@ class SystemBenchmark:
         finally:
             await self._clean_up(reactor)
 
-    async def _run(self, reactor: Any, folder: Path) -> dict[str, Any]:
+    # --- setting up -------------------------------------------------------------------------------------
+
+    def _room(self, folder: Path) -> BenchRoom:
+        from hub.cli import default_demo_config
+
+        demo = self.demo_config if self.demo_config is not None else default_demo_config()
+        room = derive_room(Path(demo), folder, factor=self.factor)
+        write_room(room, folder)
+        return room
+
+    def _bench_radio(self, reactor: Any, room: BenchRoom, matcher: FrameMatcher) -> tuple[StampedRadio, Any]:
+        """The demo's Shopwatch base radio on a pty of the bench's (there before the hub opens it), stamped,
+        and the pre-issue-8 demo's handsets playing on it."""
         from random import Random
 
+        from plugins.shopwatch.simulator import BaseRadio, Handset, PtyRadio, Scenario
+
+        table = room.radio
+        units = {str(unit): settings for unit, settings in table.get("units", {}).items()}
+        handsets = [Handset(unit, settings.get("delivery", "ack")) for unit, settings in units.items()]
+        dialect = table.get("dialect", "ccdi")
+        self.radio = PtyRadio(reactor, Path(table["link"]), BaseRadio(dialect, handsets))
+        self.radio.open()
+        stamped = StampedRadio(self.radio, matcher)
+        self.handsets = Scenario(reactor, stamped, units=list(units), status_codes=table.get("status_codes", ()),
+                                 period_s=self.radio_period_s, random=Random(self.seed))
+        return stamped, ScriptedRadio(stamped, list(units), dialect)
+
+    def _bench_player(self, reactor: Any, folder: Path, room: BenchRoom, scripted: ScriptedRadio,
+                      said: list[str]) -> Any:
+        """The evening's cues to the bench's radio, played here in step with the simulators' process."""
+        from hub.cli import load
+        from hub.scenario import ScenarioPlayer
+
+        config, _host = load(folder / "simulators.toml")
+        elsewhere = {name: "in the simulators' process" for name in room.simulators.get("simulators", {})}
+        def say(line: str) -> None:
+            if not line.startswith(">>>"):  # the narration is the simulators' process's to say
+                said.append(line.strip())
+
+        return ScenarioPlayer(config.scenario, {BENCH_RADIO: scripted}, clock=reactor, say=say,
+                              skipped=elsewhere, log=_Quiet())
+
+    async def _start_simulators(self, reactor: Any, folder: Path, room: BenchRoom) -> Process:
+        simulators = self._start("simulators", [sys.executable, "-m", "hub.bench.system_simulators",
+                                                "--config", str(folder / "simulators.toml"),
+                                                "--played-elsewhere", BENCH_RADIO], folder)
+        names = set(room.simulators.get("simulators", {}))
+
+        def up() -> bool:
+            records = simulators.log_records()
+            failed = _logged(records, "simulator_failed", "simulator")
+            if failed:
+                name, why = next(iter(failed.items()))
+                raise BenchFailed(f"simulator {name} failed: {why}")
+            started = {str(r.get("simulator")) for r in records if r.get("event") == "simulator_started"}
+            skipped = _logged(records, "simulator_skipped", "simulator")
+            return started | set(skipped) >= names and any(r.get("event") == "scenario_waiting" for r in records)
+
+        await _until(reactor, up, "start of every simulator", simulators)
+        return simulators
+
+    async def _start_hub(self, reactor: Any, folder: Path, room: BenchRoom) -> tuple[Process, str, str]:
         from hub.app import JOURNAL_FILE
         from hub.audit import Actor
         from hub.auth.users import add_user_offline
-        from plugins.shopwatch.simulator import BaseRadio, Handset, PtyRadio, Scenario
 
-        load_before = os.getloadavg()
-        ports = find_ports(Random())
-        write_secrets(folder)
-        (folder / "simulators.toml").write_text(simulators_toml(folder, ports))
-        (folder / "hub.toml").write_text(hub_toml(folder, ports))
         password = os.urandom(12).hex()
         # The bench user is put in the hub's database before it starts, as `hub user add` does.
         add_user_offline(folder / "hub-data" / JOURNAL_FILE, BENCH_USER, "operator", password, time.time(),
                          actor=Actor("hub bench system", "system", "cli"))
-
-        # The Shopwatch base radio, played here: its pty is there before the hub opens it.
-        matcher = FrameMatcher(RADIO_SOURCE)
-        self.radio = PtyRadio(reactor, folder / "radio-shopwatch",
-                              BaseRadio("ccdi", [Handset(unit) for unit in SHOPWATCH_UNITS]))
-        self.radio.open()
-        stamped = StampedRadio(self.radio, matcher)
-        scenario = Scenario(reactor, stamped, units=SHOPWATCH_UNITS, status_codes=SHOPWATCH_STATUS_CODES,
-                            period_s=self.radio_period_s, random=Random(self.seed))
-        self.scenario = scenario
-
-        hub = hub_command()
-        simulators = self._start("simulators", [hub, "run", "--config", str(folder / "simulators.toml")], folder)
-
-        def simulators_up() -> bool:
-            records = simulators.log_records()
-            failed = [r for r in records if r.get("event") == "simulator_failed"]
-            if failed:
-                raise BenchFailed(f"simulator {failed[0].get('simulator')} failed: {failed[0].get('error')}")
-            started = {r.get("simulator") for r in records if r.get("event") == "simulator_started"}
-            return started >= set(SIMULATORS)
-
-        await _until(reactor, simulators_up, "start of every simulator", simulators)
-        hub_process = self._start("hub", [hub, "run", "--config", str(folder / "hub.toml")], folder)
-        base_url = f"http://127.0.0.1:{ports.web}"
+        hub_process = self._start("hub", [hub_command(), "run", "--config", str(folder / "hub.toml")], folder)
+        base_url = f"http://127.0.0.1:{room.web_port}"
         health: list[int] = []
 
         async def healthy() -> None:
@@ -425,13 +487,27 @@ class SystemBenchmark:
             return 200 in health
 
         await _until(reactor, ready, "console on /healthz", hub_process)
-        cookie = await log_in(reactor, base_url, password)
-        matched_at: list[tuple[int, int]] = []
+        return hub_process, base_url, await log_in(reactor, base_url, password)
+
+    # --- the run ----------------------------------------------------------------------------------------
+
+    async def _run(self, reactor: Any, folder: Path) -> dict[str, Any]:
+        from hub.app import JOURNAL_FILE
+
+        load_before = os.getloadavg()
+        room = self._room(folder)
+        matcher = FrameMatcher(RADIO_SOURCE)
+        watch = RoomWatch()
+        stamped, scripted = self._bench_radio(reactor, room, matcher)
+        said: list[str] = []
+        player = self._bench_player(reactor, folder, room, scripted, said)
+
+        simulators = await self._start_simulators(reactor, folder, room)
+        hub_process, base_url, cookie = await self._start_hub(reactor, folder, room)
 
         def on_event(event: dict[str, Any], now_ns: int) -> None:
-            frame = matcher.seen(event, now_ns)
-            if frame is not None:
-                matched_at.append((frame.number, now_ns))
+            matcher.seen(event, now_ns)
+            watch.seen(event)
 
         self.stream = await open_stream(reactor, base_url, cookie, on_event)
         # The adapter has set the radio up (ring and progress output, SDM push): frames reach it from now on.
@@ -439,16 +515,21 @@ class SystemBenchmark:
                      "the hub to set up the Shopwatch radio", hub_process)
         await deferLater(reactor, self.warmup_s, lambda: None)
 
-        # --- the measured window ---
+        # --- the measured window: the evening starts in both processes, the handsets talk ---
         stream = self.stream
         events_before, seq_before = stream.events, stream.last_seq
         topics_before = Counter(stream.topics)
         hub_cpu_before, simulators_cpu_before = hub_process.cpu_seconds(), simulators.cpu_seconds()
         hub_wait_before, bench_wait_before = hub_process.waited_for_cpu_s(), waited_for_cpu_s("self")
         started = time.monotonic()
-        scenario.start()
+        watch.counting = True
+        simulators.popen.send_signal(signal.SIGUSR1)
+        self.player = player
+        player.startService()
+        self.handsets.start()
         await deferLater(reactor, self.seconds, lambda: None)
-        scenario.stop()
+        player.stopService()
+        self.handsets.stop()
         stamped.running = False
         elapsed = time.monotonic() - started
         hub_cpu = hub_process.cpu_seconds() - hub_cpu_before
@@ -458,21 +539,23 @@ class SystemBenchmark:
         events_in_window = stream.events - events_before
         seq_after = stream.last_seq
         topics = stream.topics - topics_before
+        watch.counting = False
         load_after = os.getloadavg()
         adapters = await adapter_states(reactor, base_url, cookie)
         cameras = await asset_states(reactor, base_url, cookie, "/api/cameras", "cameras")
         fibre_nodes = await asset_states(reactor, base_url, cookie, "/api/fibre-nodes", "fibre_nodes")
-        # Frames written just before the end still reach the console.
+        # Frames written just before the end still reach the console, and the rules' commands their outcomes.
         deadline = time.monotonic() + DRAIN_S
-        while matcher.outstanding and time.monotonic() < deadline:
+        while (matcher.outstanding or any(c["outcome"] == NO_OUTCOME for c in watch.commands.values())) \
+                and time.monotonic() < deadline:
             await deferLater(reactor, 0.05, lambda: None)
         peak_rss_kib = hub_process.status_kib("VmHWM")
         rss_kib = hub_process.status_kib("VmRSS")
-        hub_processes = [hub_process, simulators]
         exit_codes = {}
-        for process in hub_processes:
+        for process in (hub_process, simulators):
             exit_codes[process.name] = await process.stop(reactor)
         journaled = _journal_count(folder / "hub-data" / JOURNAL_FILE)
+        hub_records, simulator_records = hub_process.log_records(), simulators.log_records()
 
         latencies = matcher.latencies_ms()
         by_kind: dict[str, list[float]] = {}
@@ -486,12 +569,16 @@ class SystemBenchmark:
         p99 = percentile(latencies, 0.99) if latencies else None
         frames_sent = len(matcher.frames)
         frames_matched = len(matcher.matched)
+        scripted_frames = [frame for frame in matcher.frames if frame.kind.startswith("scripted ")]
         sources: Counter[str] = Counter()
         for topic, count in topics.items():
             sources[topic.split(".", 1)[0]] += count
+        skipped_adapters = _logged(hub_records, "adapter_skipped", "adapter")
+        skipped_simulators = _logged(simulator_records, "simulator_skipped", "simulator")
         return {
             "goal": {"latency_p99_ms_at_most": GOAL_P99_MS,
-                     "what": "radio frame on the pseudo-terminal to its event on a console WebSocket"},
+                     "what": "radio frame on the pseudo-terminal to its event on a console WebSocket (the bench "
+                             "radio's handsets and the script's frames to that radio)"},
             "goal_met": p99 is not None and p99 <= GOAL_P99_MS and frames_matched == frames_sent,
             "latency_ms": _latency(latencies),
             "latency_ms_by_frame": {kind: _latency(sorted(values)) for kind, values in sorted(by_kind.items())},
@@ -500,13 +587,20 @@ class SystemBenchmark:
             "latency_ms_split": {"frame_to_event_made": _latency(sorted(to_event)),
                                  "event_made_to_console": _latency(sorted(to_console))},
             "adapters": adapters,
+            "adapters_skipped": skipped_adapters,
             "all_adapters_running": bool(adapters) and all(a["state"] == "running" for a in adapters.values()),
             "cameras_by_state_at_end": cameras,
             "fibre_nodes_by_state_at_end": fibre_nodes,
             "frames_sent": frames_sent,
             "frames_matched": frames_matched,
+            "frames_scripted": {"sent": len(scripted_frames),
+                                "matched": sum(1 for frame in scripted_frames if frame.seen_ns is not None)},
             "frames_not_sent_by_radio": stamped.not_sent,
             "unexpected_radio_events": matcher.unexpected,
+            "incidents": watch.incidents(),
+            "rule_actions": watch.rule_actions(),
+            "scenario": self._scenario_report(room, simulator_records, scripted, said),
+            "room": self._room_report(room, skipped_simulators),
             "hub": {
                 "cpu_seconds": round(hub_cpu, 2),
                 "cpu_percent_of_one_core": round(100 * hub_cpu / elapsed, 1),
@@ -528,11 +622,12 @@ class SystemBenchmark:
                 "on_stream_by_source": dict(sorted(sources.items())),
                 "stream_disorder": stream.duplicates_or_disorder,
             },
-            "rates": rates(RATE_FACTOR, self.radio_period_s),
+            "rates": self._rates(room),
             "seconds": round(elapsed, 2),
             "warmup_s": self.warmup_s,
             "machine": {
                 "cpus": os.cpu_count(),
+                "root": os.geteuid() == 0,
                 # Run-queue wait of this process (the radio and the console client) in the window.
                 "bench_waited_for_cpu_s": round(bench_waited, 2),
                 "load_average_before": [round(value, 2) for value in load_before],
@@ -540,7 +635,62 @@ class SystemBenchmark:
                 "python": platform.python_version(),
                 "sqlite": sqlite3.sqlite_version,
             },
-            "hub_command": "hub run (production path; the demo's per-event echo and script left out)",
+            "hub_command": "hub run (production path; the demo's per-event echo left out)",
+        }
+
+    # --- reporting --------------------------------------------------------------------------------------
+
+    def _rates(self, room: BenchRoom) -> dict[str, Any]:
+        return {
+            "factor": self.factor,
+            "demo_config": str(room.demo_config),
+            # Every figure of the demo's config that was sped up, by its place in it.
+            "changed": room.rates,
+            "bench_radio": {
+                "period_s": self.radio_period_s,
+                "demo_before_issue_8_period_s": PRE_SCENARIO_RADIO_PERIOD_S,
+                "played_by": "the benchmark, on a pseudo-terminal, as the Shopwatch base radio",
+                "note": "the radio chatter the benchmark adds (its latency samples) is the pre-scenario demo's "
+                        "Shopwatch handsets at its rate times the factor: the demo's radios now speak only in "
+                        "its script, whose Shopwatch cues the benchmark plays and times on the same radio",
+            },
+            "unchanged": "the hub's own settings: rules, probe intervals, time-outs, escalation delays",
+        }
+
+    def _scenario_report(self, room: BenchRoom, records: list[dict[str, Any]], scripted: ScriptedRadio,
+                         said: list[str]) -> dict[str, Any]:
+        scenario = room.scenario
+        played = [r for r in records if r.get("event") == "scenario_step"]
+        cues = [r for r in records if r.get("event") == "scenario_cue_played"]
+        problems = [str(r["problem"]) if r.get("problem") else f'{r.get("cue")}: {r.get("reason") or r.get("error")}'
+                    for r in records if r.get("event") in ("scenario_cue_left_out", "scenario_cue_refused",
+                                                           "scenario_cue_failed")]
+        return {
+            "name": scenario.get("name"),
+            "speed": scenario.get("speed"),
+            "steps": len(scenario.get("steps", [])),
+            "played_in": "the simulators' process (its cues are calls on the simulators); the cues to the "
+                         "Shopwatch radio in the benchmark, on its radio",
+            "steps_played": len(played),
+            "cues_played": len(cues) + len(scripted.played),
+            "cues_played_on_bench_radio": scripted.played,
+            "problems": problems + said,
+        }
+
+    def _room_report(self, room: BenchRoom, skipped_simulators: dict[str, str]) -> dict[str, Any]:
+        adapters = room.hub.get("adapters", {})
+        cameras = sum(len(table.get("cameras", {})) for table in adapters.values() if table.get("type") == "onvif")
+        incidents = room.hub.get("incidents", {})
+        in_namespaces = [name for name, table in room.simulators.get("simulators", {}).items()
+                         if table.get("network") == "namespaces" and name not in skipped_simulators]
+        return {
+            "demo_config": str(room.demo_config),
+            "cameras": cameras,
+            "rules": len(incidents.get("rules", [])),
+            "maintenance_windows": len(incidents.get("maintenance", [])),
+            "simulators_skipped": skipped_simulators,
+            "fibre": "network namespaces" if in_namespaces else "loopback",
+            "fibre_subnet": room.subnets if in_namespaces else None,
         }
 
     def _start(self, name: str, args: list[str], folder: Path) -> Process:
@@ -564,9 +714,13 @@ class SystemBenchmark:
         if self.stream is not None and self.stream.transport is not None:
             self.stream.transport.abortConnection()
             self.stream = None
-        if self.scenario is not None:
-            self.scenario.stop()
-            self.scenario = None
+        if self.player is not None:
+            if self.player.running:
+                self.player.stopService()
+            self.player = None
+        if self.handsets is not None:
+            self.handsets.stop()
+            self.handsets = None
         if self.radio is not None:
             self.radio.close()
             self.radio = None
@@ -579,5 +733,6 @@ class SystemBenchmark:
 
 def run_benchmark(args: Any, reactor: Any) -> Any:
     benchmark = SystemBenchmark(args.seconds, radio_period_s=args.radio_period, warmup_s=args.warmup,
-                                keep=args.keep)
+                                keep=args.keep, factor=getattr(args, "factor", RATE_FACTOR),
+                                demo_config=getattr(args, "config", None))
     return Deferred.fromCoroutine(benchmark.run(reactor))

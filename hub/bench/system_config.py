@@ -1,21 +1,38 @@
-"""The configurations ``hub bench system`` runs: the demo's room with its simulators at ten times the demo's rates.
+"""The configurations ``hub bench system`` runs, derived at run time from the demo's own config/demo.toml.
 
-Two files in one temporary folder. ``simulators.toml`` is a hub with no adapters and no web server that only
-hosts the simulators (the ONVIF cameras, the fibre nodes, the force end, the Pubwatch base radio), so that
-the far ends' CPU is not counted as the hub's. ``hub.toml`` is the room: every adapter of the demo, its
-incident rules and map, the console; its Shopwatch radio is played by the benchmark itself.
+``derive_room`` reads the demo as it is today and splits it in two, in one temporary folder:
 
-The room and the rates are the demo's (config/demo.toml as it stood when the benchmark was written, before
-issue 8's longer demo); ``DEMO_RATES`` keeps those figures and ``rates()`` says what the benchmark used. The
-hub's own settings (probe intervals, escalation delays, time-outs) are the demo's, unchanged: only what
-the outside world does is sped up. Ports are free ones found at run time.
+- ``hub.toml``, the room under test: every ``[adapters.*]`` table of the demo, its rules, maintenance windows,
+  escalation, map and console, exactly as the demo has them (the hub's own settings are not sped up);
+- ``simulators.toml``, the far ends in a hub of their own (no adapters, no web server): every
+  ``[simulators.*]`` table but the Shopwatch radio, which the benchmark plays itself on a pseudo-terminal,
+  and the demo's ``[scenario]``, the scripted evening.
+
+What must differ so that a run never meets a demo (or another run) on this machine is rewritten: every path
+into the demo's data folder moves into the run's folder, every port a simulator listens on (and the
+adapters' addresses of it) becomes a free one, the fibre ring in network namespaces gets a /24 nobody here
+uses and namespaces named ``NETNS_PREFIX-<pid>-...``, the console a free port, the logs JSON (the benchmark
+reads them). Both fibre pairs stay, with their ``only_when``: as root the ring runs in namespaces, as in the
+demo, otherwise on loopback.
+
+What the outside world does is ``factor`` times as fast (``speed_up``): the simulators' rates, and the
+evening, played ``factor`` times as fast with its cues' durations (``for_s``) shortened to match. A
+simulator type this module does not know is an error, so that a new one in the demo is taught here rather
+than run on the demo's own ports.
 """
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import json
+import math
 import random
+import re
 import secrets
 import socket
+import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -24,64 +41,65 @@ from attrs import frozen
 #: How much faster than the demo the benchmark's world is.
 RATE_FACTOR = 10.0
 
-#: The demo's figures (config/demo.toml) the benchmark multiplies.
-DEMO_RATES = {
-    "shopwatch_radio_period_s": 40.0,
-    "pubwatch_radio_period_s": 55.0,
-    "camera_events_per_s": 0.3,
-    "police_request_every_s": 90.0,
-    "police_answer_delay_s": 20.0,
-    "fibre_round_s": 600.0,
-    "fibre_time_scale": 1440.0,
-}
+#: The demo's simulator the benchmark plays itself (timing every frame), and the adapter that reads it.
+BENCH_RADIO = "shopwatch_radio"
+BENCH_RADIO_ADAPTER = "shopwatch"
+#: The demo's Shopwatch handsets spoke every 40 s before issue 8; the demo's radios now speak only in its
+#: script, so the chatter the bench's radio adds (its latency samples) is that older rate times the factor.
+PRE_SCENARIO_RADIO_PERIOD_S = 40.0
 
-#: The demo's fibre fault script, as (node, kind, at_s, for_s, extra TOML) in the demo's seconds.
-DEMO_FIBRE_FAULTS = (
-    ("node-03", "down", 120.0, 90.0, ""),
-    ("node-02", "rx_decline", 30.0, 540.0, ", db_per_day = 0.6"),
-)
+#: The prefix of the network namespaces the run's fibre ring makes (as root), apart from the demo's own.
+NETNS_PREFIX = "hubbench"
+#: The ring's subnet in the demo, never given to a run (a developer's demo may be using it).
+DEMO_SUBNET = ipaddress.IPv4Network("198.18.8.0/24")
+#: RFC 2544's benchmarking range, which the demo's ring takes its /24 from.
+BENCHMARK_RANGE = ipaddress.IPv4Network("198.18.0.0/15")
 
-#: The demo's cameras: number -> (name, site, latitude, longitude, fibre node); the simulator plays them in order.
-CAMERAS = (
-    ("17", "Market Place north", "Market Place", 53.2353, -1.4214, "node-01"),
-    ("23", "Knifesmithgate", None, 53.2362, -1.4237, "node-02"),
-    ("24", "Knifesmithgate / Holywell St", None, 53.2365, -1.4241, "node-02"),
-    ("31", "Glumangate", None, 53.2372, -1.4250, "node-03"),
-    ("35", "West Bars", None, 53.2347, -1.4283, "node-04"),
-    ("36", "West Bars roundabout", None, 53.2345, -1.4290, "node-04"),
-    ("38", "Saltergate", None, 53.2379, -1.4220, "node-03"),
-    ("42", "High Street east", "Market Place", 53.2355, -1.4226, "node-01"),
-    ("43", "High Street west", None, 53.2354, -1.4233, "node-01"),
-)
+#: The simulator types the derivation knows (their ports, addresses and rates), by the demo's type names.
+KNOWN_SIMULATOR_TYPES = ("onvif", "fibre", "police_peer", "shopwatch")
 
-#: The demo's fibre nodes: name -> (cabinet, upstream, cameras, latitude, longitude).
-FIBRE_NODES = (
-    ("node-01", "Market Place cabinet", None, ("17", "42", "43"), 53.2357, -1.4222),
-    ("node-02", "Knifesmithgate cabinet", "node-01", ("23", "24"), 53.2364, -1.4236),
-    ("node-03", "Saltergate cabinet", "node-02", ("31", "38"), 53.2375, -1.4240),
-    ("node-04", "West Bars cabinet", "node-03", ("35", "36"), 53.2349, -1.4280),
-)
 
-#: The Shopwatch handsets the benchmark plays (the demo's), and the status codes they press.
-SHOPWATCH_UNITS = ("1001", "1002", "1003", "1099")
-SHOPWATCH_STATUS_CODES = ("01", "02", "0A")
-
-#: Files the two configurations share: made up here, owner-only, in the run's folder.
-SECRET_FILES = ("camera-password", "fibre-auth-password", "fibre-priv-password")
+class DemoConfigError(ValueError):
+    """The demo's config cannot be turned into the benchmark's room (a simulator type not known here...)."""
 
 
 @frozen
-class BenchPorts:
-    """The loopback ports one run uses: the console, the force end, and the first of each fleet's block."""
+class BenchRoom:
+    """The two configurations of one run, and what was changed to make them."""
 
-    web: int
-    police: int
-    camera_base: int  # camera i (from 0) on camera_base + i
-    fibre_base: int  # node i (from 1) on fibre_base + i, UDP and TCP
+    #: The room under test and the simulators' hub, as TOML documents (``tomllib``'s shape).
+    hub: dict[str, Any]
+    simulators: dict[str, Any]
+    #: The console's port on 127.0.0.1.
+    web_port: int
+    #: The demo's Shopwatch radio table (its link moved into the run's folder): the bench plays it.
+    radio: dict[str, Any]
+    #: Each simulator port of the demo's and the free one standing in for it.
+    ports: dict[int, int]
+    #: The fibre ring's subnet in namespaces, the demo's and the run's.
+    subnets: dict[str, str]
+    #: Every figure sped up, by its place in the demo's config: {"demo": ..., "bench": ...}.
+    rates: dict[str, dict[str, Any]]
+    factor: float
+    demo_config: Path
+
+    @property
+    def scenario(self) -> dict[str, Any]:
+        return self.simulators.get("scenario", {})
+
+    def hub_toml(self) -> str:
+        return "# hub bench system: the room under test, derived from the demo's config.\n" + to_toml(self.hub)
+
+    def simulators_toml(self) -> str:
+        return ("# hub bench system: the demo's simulators and its evening, apart from the hub so that their CPU "
+                "is not counted as the hub's.\n" + to_toml(self.simulators))
 
 
-def _free(port: int) -> bool:
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+# --- free ports and a free subnet --------------------------------------------------------------------------
+
+
+def _bindable(port: int, kinds: tuple[int, ...]) -> bool:
+    for kind in kinds:
         with socket.socket(socket.AF_INET, kind) as probe:
             try:
                 probe.bind(("127.0.0.1", port))
@@ -90,366 +108,296 @@ def _free(port: int) -> bool:
     return True
 
 
-def free_block(count: int, taken: set[int], rng: random.Random) -> int:
-    """The first of ``count`` consecutive loopback ports free for TCP and UDP (and not in ``taken``)."""
+def free_block(count: int, taken: set[int], rng: random.Random,
+               kinds: tuple[int, ...] = (socket.SOCK_STREAM, socket.SOCK_DGRAM)) -> int:
+    """The first of ``count`` consecutive loopback ports free for every socket kind (and not in ``taken``),
+    below the kernel's ephemeral range so that outgoing connections do not take them before they are bound."""
     for _attempt in range(200):
-        first = rng.randrange(20_000, 60_000 - count)
+        first = rng.randrange(20_000, 32_000 - count)
         block = range(first, first + count)
-        if not taken.intersection(block) and all(_free(port) for port in block):
+        if not taken.intersection(block) and all(_bindable(port, kinds) for port in block):
             taken.update(block)
             return first
     raise RuntimeError(f"no {count} consecutive free loopback ports found")
 
 
-def find_ports(rng: random.Random | None = None) -> BenchPorts:
+def _subnets_in_use() -> list[ipaddress.IPv4Network]:
+    used: list[ipaddress.IPv4Network] = []
+    for command in (["ip", "-4", "-j", "addr"], ["ip", "-4", "-j", "route"]):
+        try:
+            listed = json.loads(subprocess.run(command, capture_output=True, text=True, timeout=10,
+                                               check=False).stdout or "[]")
+        except (OSError, ValueError, subprocess.SubprocessError):
+            continue
+        for entry in listed:
+            for address in entry.get("addr_info", ()):
+                used.append(ipaddress.IPv4Network(f"{address['local']}/{address['prefixlen']}", strict=False))
+            destination = entry.get("dst")
+            if destination and destination != "default":
+                try:
+                    used.append(ipaddress.IPv4Network(destination, strict=False))
+                except ValueError:
+                    pass
+    return used
+
+
+def free_subnet(rng: random.Random) -> ipaddress.IPv4Network:
+    """A /24 of 198.18.0.0/15 that no address or route on this machine overlaps, never the demo's own."""
+    used = _subnets_in_use()
+    candidates = list(BENCHMARK_RANGE.subnets(new_prefix=24))
+    rng.shuffle(candidates)
+    for candidate in candidates:
+        if candidate != DEMO_SUBNET and not any(candidate.overlaps(network) for network in used):
+            return candidate
+    raise RuntimeError("every /24 of 198.18.0.0/15 is in use on this machine")
+
+
+# --- the derivation ----------------------------------------------------------------------------------------
+
+
+def derive_room(demo_config: Path, folder: Path, *, factor: float = RATE_FACTOR,
+                rng: random.Random | None = None) -> BenchRoom:
+    """The benchmark's room from ``demo_config`` (read now), its files to live in ``folder``."""
     rng = rng if rng is not None else random.Random()
+    demo_config = Path(demo_config).resolve()
+    try:
+        document = tomllib.loads(demo_config.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise DemoConfigError(f"cannot read the demo's config {demo_config}: {error}") from None
+    base = demo_config.parent
+    old_data = (base / str(document.get("hub", {}).get("data_dir", "data"))).resolve()
+    document = _moved_paths(document, base, old_data, folder / "data")
+
+    simulators: dict[str, Any] = document.get("simulators", {})
+    if BENCH_RADIO not in simulators or BENCH_RADIO_ADAPTER not in document.get("adapters", {}):
+        raise DemoConfigError(f"the demo has no [simulators.{BENCH_RADIO}] and [adapters.{BENCH_RADIO_ADAPTER}] "
+                              "for the benchmark to play and time")
     taken: set[int] = set()
-    web = free_block(1, taken, rng)
-    police = free_block(1, taken, rng)
-    cameras = free_block(len(CAMERAS), taken, rng)
-    fibre = free_block(len(FIBRE_NODES) + 1, taken, rng)
-    return BenchPorts(web=web, police=police, camera_base=cameras, fibre_base=fibre)
+    ports: dict[int, int] = {}
+    addresses: dict[str, str] = {}
+    subnets: dict[str, str] = {}
+    for name, table in simulators.items():
+        kind = table.get("type")
+        if kind not in KNOWN_SIMULATOR_TYPES:
+            raise DemoConfigError(f"hub bench system does not know simulator type {kind!r} ([simulators.{name}] "
+                                  "in the demo): teach hub/bench/system_config.py its ports and rates")
+        if kind == "onvif":
+            count, old = int(table.get("cameras", 8)), int(table.get("base_port", 18000))
+            new = free_block(count, taken, rng, (socket.SOCK_STREAM,))
+            ports.update({old + offset: new + offset for offset in range(count)})
+            table["base_port"] = new
+        elif kind == "fibre" and table.get("network", "loopback") == "loopback":
+            # Node i (from 1) listens on base_port + i, UDP (its agent) and TCP (its management port).
+            count, old = int(table.get("nodes", 4)), int(table.get("base_port", 16100))
+            new = free_block(count + 1, taken, rng)
+            ports.update({old + offset: new + offset for offset in range(1, count + 1)})
+            table["base_port"] = new
+        elif kind == "fibre":
+            old_subnet = ipaddress.IPv4Network(table.get("subnet", str(DEMO_SUBNET)))
+            new_subnet = free_subnet(rng)
+            subnets[str(old_subnet)] = str(new_subnet)
+            shift = int(new_subnet.network_address) - int(old_subnet.network_address)
+            addresses.update({str(host): str(host + shift) for host in old_subnet.hosts()})
+            table["subnet"] = str(new_subnet)
+            table["netns_prefix"] = NETNS_PREFIX
+        elif kind == "police_peer":
+            old, new = int(table.get("port", 18443)), free_block(1, taken, rng, (socket.SOCK_STREAM,))
+            ports[old] = new
+            table["port"] = new
+        # shopwatch: a pseudo-terminal at a path in the data folder, moved above.
+    adapters = {name: _readdressed(table, ports, addresses) for name, table in document.get("adapters", {}).items()}
+    rates = speed_up(document, factor)
+    web_port = free_block(1, taken, rng, (socket.SOCK_STREAM,))
+
+    hub = {key: value for key, value in document.items() if key not in ("simulators", "scenario")}
+    hub["adapters"] = adapters
+    hub_section = dict(hub.get("hub", {}))
+    hub_section["data_dir"] = str(folder / "hub-data")
+    hub["hub"] = hub_section
+    hub["logging"] = {**hub.get("logging", {}), "format": "json"}
+    # A long run must not see its stream closed by an idle session.
+    hub["web"] = {**hub.get("web", {}), "listen": f"127.0.0.1:{web_port}", "enabled": True,
+                  "session_idle_minutes": 1440, "session_max_hours": 168}
+
+    far_ends = {
+        "hub": {"name": "Bench simulators", "data_dir": str(folder / "simulators-data"),
+                "shutdown_grace_s": hub_section.get("shutdown_grace_s", 5),
+                **({"timezone": hub_section["timezone"]} if "timezone" in hub_section else {})},
+        "logging": {"level": hub["logging"].get("level", "info"), "format": "json"},
+        "web": {"enabled": False},
+        "simulators": {name: table for name, table in simulators.items() if name != BENCH_RADIO},
+    }
+    if document.get("scenario"):
+        far_ends["scenario"] = document["scenario"]
+    return BenchRoom(hub=hub, simulators=far_ends, web_port=web_port, radio=simulators[BENCH_RADIO], ports=ports,
+                     subnets=subnets, rates=rates, factor=factor, demo_config=demo_config)
 
 
-def rates(factor: float = RATE_FACTOR, radio_period_s: float | None = None) -> dict[str, Any]:
-    """The demo's figures beside the benchmark's, for the JSON (``radio_period_s``: the bench's own radio)."""
-    shown: dict[str, Any] = {"factor": factor, "demo_config": "config/demo.toml before issue 8 (9 cameras)"}
-    for key, demo in DEMO_RATES.items():
-        faster = demo * factor if key in ("camera_events_per_s", "fibre_time_scale") else demo / factor
-        shown[key] = {"demo": demo, "bench": round(faster, 3)}
-    if radio_period_s is not None:
-        shown["shopwatch_radio_period_s"]["bench"] = radio_period_s
-    shown["shopwatch_radio_period_s"]["played_by"] = "the benchmark, on a pseudo-terminal"
-    shown["fibre_faults"] = [
-        {"node": node, "kind": kind, "at_s": round(at_s / factor, 3), "for_s": round(for_s / factor, 3)}
-        for node, kind, at_s, for_s, _extra in DEMO_FIBRE_FAULTS
-    ]
-    shown["unchanged"] = "the hub's own settings: probe intervals, escalation delays, time-outs"
-    return shown
+def speed_up(document: dict[str, Any], factor: float) -> dict[str, dict[str, Any]]:
+    """Make what the outside world does in ``document`` ``factor`` times as fast, in place; what changed.
+
+    Rates are multiplied and periods divided (a period of 0, "never", stays 0). The evening is played
+    ``factor`` times as fast and each cue's ``for_s`` divided to match, so a node down for 90 s of the demo's
+    evening is down for 9 s of the benchmark's, within the same scene. The hub's own settings (probe
+    intervals, time-outs, escalation delays) are not touched: they are what is being measured.
+    """
+    changed: dict[str, dict[str, Any]] = {}
+
+    def scale(table: dict[str, Any], key: str, where: str, default: float | None, *, faster: bool) -> None:
+        demo = table.get(key, default)
+        if demo is None:
+            return
+        bench = demo * factor if faster else demo / factor
+        bench = round(bench, 6)
+        table[key] = bench
+        changed[f"{where}.{key}"] = {"demo": demo, "bench": bench}
+
+    for name, table in document.get("simulators", {}).items():
+        where = f"simulators.{name}"
+        kind = table.get("type")
+        if kind == "onvif":
+            scale(table, "event_rate", where, 0.0, faster=True)
+        elif kind == "fibre":
+            scale(table, "time_scale", where, 1.0, faster=True)
+            scale(table, "repeat_s", where, None, faster=False)
+            for index, fault in enumerate(table.get("faults", [])):
+                scale(fault, "at_s", f"{where}.faults[{index}]", None, faster=False)
+                scale(fault, "for_s", f"{where}.faults[{index}]", None, faster=False)
+        elif kind == "police_peer":
+            scale(table, "answer_delay_s", where, 20.0, faster=False)
+            scale(table, "request_every_s", where, 0.0, faster=False)
+        elif kind == "shopwatch":
+            if table.get("scenario", True):
+                scale(table, "period_s", where, 30.0, faster=False)
+            else:
+                changed[f"{where}.scenario"] = {"demo": False, "bench": False,
+                                                "note": "its own handsets are off: it speaks only in the script"}
+    scenario = document.get("scenario")
+    if scenario:
+        scale(scenario, "speed", "scenario", 1.0, faster=True)
+        for number, step in enumerate(sorted(scenario.get("steps", []), key=lambda s: s.get("at_s", 0)), start=1):
+            for cue in step.get("cues", []):
+                arguments = cue.get("arguments", {})
+                if isinstance(arguments.get("for_s"), (int, float)) and not isinstance(arguments["for_s"], bool):
+                    where = f"scenario.steps[{number}].{cue.get('simulator')}.{cue.get('cue')}"
+                    scale(arguments, "for_s", where, None, faster=False)
+    return changed
 
 
-def write_secrets(folder: Path) -> None:
-    for name in SECRET_FILES:
-        path = folder / name
-        path.write_text(secrets.token_urlsafe(12))
-        path.chmod(0o600)
+def _moved_paths(value: Any, base: Path, old_data: Path, new_data: Path) -> Any:
+    """``value`` with every path into the demo's data folder (relative to ``base``) moved to ``new_data``."""
+    if isinstance(value, dict):
+        return {key: _moved_paths(item, base, old_data, new_data) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_moved_paths(item, base, old_data, new_data) for item in value]
+    if isinstance(value, str) and "/" in value and "://" not in value:
+        target = (base / value).resolve()
+        if target == old_data or old_data in target.parents:
+            return str(new_data / target.relative_to(old_data))
+    return value
 
 
-def _usm(folder: Path) -> str:
-    return (f'{{ user = "hub", auth_password = {{ file = "{folder}/fibre-auth-password" }}, '
-            f'priv_password = {{ file = "{folder}/fibre-priv-password" }} }}')
+def _readdressed(value: Any, ports: dict[int, int], addresses: dict[str, str], key: str = "") -> Any:
+    """An adapter's table with the simulators' ports and addresses replaced by the run's."""
+    if isinstance(value, dict):
+        return {name: _readdressed(item, ports, addresses, name) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_readdressed(item, ports, addresses, key) for item in value]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and key == "port":
+        return ports.get(value, value)
+    if isinstance(value, str):
+        if value in addresses:
+            return addresses[value]
+        url = re.match(r"^(\w+://[^/:]+:)(\d+)(/.*)?$", value)
+        if url and int(url.group(2)) in ports:
+            return f"{url.group(1)}{ports[int(url.group(2))]}{url.group(3) or ''}"
+    return value
 
 
-def simulators_toml(folder: Path, ports: BenchPorts, factor: float = RATE_FACTOR) -> str:
-    """The far ends, in a hub of their own: cameras, fibre nodes, the force end, the Pubwatch base radio."""
-    faults = ",\n".join(
-        f'  {{ node = "{node}", kind = "{kind}", at_s = {at_s / factor:g}, for_s = {for_s / factor:g}{extra} }}'
-        for node, kind, at_s, for_s, extra in DEMO_FIBRE_FAULTS
-    )
-    return f"""\
-# hub bench system: the simulators, apart from the hub so that their CPU is not counted as the hub's.
-[hub]
-name = "Bench simulators"
-data_dir = "{folder}/simulators-data"
-shutdown_grace_s = 5
-
-[logging]
-level = "info"
-format = "json"
-
-[web]
-enabled = false
-
-[simulators.pubwatch_radio]
-type = "shopwatch"
-link = "{folder}/radio-pubwatch"
-dialect = "fleetsync"
-period_s = {DEMO_RATES["pubwatch_radio_period_s"] / factor:g}
-units = {{ "100-1001" = {{}}, "100-1002" = {{}}, "100-1003" = {{ delivery = "silent" }} }}
-status_codes = ["10", "11", "12"]
-
-[simulators.cameras]
-type = "onvif"
-cameras = {len(CAMERAS)}
-base_port = {ports.camera_base}
-username = "hub"
-password = {{ file = "{folder}/camera-password" }}
-event_rate = {DEMO_RATES["camera_events_per_s"] * factor:g}
-seed = 7
-
-[simulators.cameras.camera."3"]
-clock_skew_s = -5400
-[simulators.cameras.camera."5"]
-doubled_port = true
-[simulators.cameras.camera."7"]
-stuck_events = true
-[simulators.cameras.camera."9"]
-snapshot_uri_missing = true
-
-[simulators.fibre]
-type = "fibre"
-nodes = {len(FIBRE_NODES)}
-base_port = {ports.fibre_base}
-vendors = ["cisco", "juniper", "entity"]
-repeat_s = {DEMO_RATES["fibre_round_s"] / factor:g}
-time_scale = {DEMO_RATES["fibre_time_scale"] * factor:g}
-faults = [
-{faults},
-]
-usm = {_usm(folder)}
-
-[simulators.force]
-type = "police_peer"
-pki_dir = "{folder}/pki"
-records_dir = "{folder}/police-peer"
-port = {ports.police}
-force = "Demo Constabulary"
-answer = "accept"
-answer_delay_s = {DEMO_RATES["police_answer_delay_s"] / factor:g}
-request_every_s = {DEMO_RATES["police_request_every_s"] / factor:g}
-cameras = ["42", "17", "31"]
-preset = "1"
-"""
+def file_references(value: Any) -> list[str]:
+    """Every ``{ file = "PATH" }`` secret reference in a TOML document."""
+    if isinstance(value, dict):
+        if value.keys() == {"file"} and isinstance(value["file"], str):
+            return [value["file"]]
+        return [found for item in value.values() for found in file_references(item)]
+    if isinstance(value, list):
+        return [found for item in value for found in file_references(item)]
+    return []
 
 
-def _camera_tables(ports: BenchPorts) -> str:
-    tables = []
-    for index, (number, name, site, latitude, longitude, node) in enumerate(CAMERAS):
-        site_line = f'site = "{site}"\n' if site else ""
-        tables.append(
-            f'[adapters.cameras.cameras."{number}"]\nname = "{name}"\nhost = "127.0.0.1"\n'
-            f"port = {ports.camera_base + index}\n{site_line}latitude = {latitude}\nlongitude = {longitude}\n"
-            f'fibre_node = "{node}"\n'
-        )
-    return "\n".join(tables)
+def write_room(room: BenchRoom, folder: Path) -> None:
+    """Write both configurations into ``folder``, with a made-up value (owner-only) for each secret file in the
+    run's data folder, as ``hub demo`` makes the demo's at its first run."""
+    data = folder / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    for reference in {*file_references(room.hub), *file_references(room.simulators)}:
+        target = Path(reference)
+        if data in target.parents and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(secrets.token_urlsafe(12))
+            target.chmod(0o600)
+    (folder / "hub.toml").write_text(room.hub_toml())
+    (folder / "simulators.toml").write_text(room.simulators_toml())
 
 
-def _fibre_tables(folder: Path, ports: BenchPorts) -> str:
-    tables = []
-    for index, (name, cabinet, upstream, cameras, latitude, longitude) in enumerate(FIBRE_NODES, start=1):
-        upstream_line = f'upstream = "{upstream}"\n' if upstream else ""
-        camera_list = ", ".join(f'"{camera}"' for camera in cameras)
-        tables.append(
-            f'[adapters.fibre.nodes."{name}"]\nname = "{cabinet}"\naddress = "127.0.0.1"\n{upstream_line}'
-            f'probes = ["snmp"]\ncameras = [{camera_list}]\nlatitude = {latitude}\nlongitude = {longitude}\n'
-            f'snmp = {{ port = {ports.fibre_base + index}, interval_s = 2, timeout_s = 0.5, retries = 0, '
-            f'version = "3", usm = {_usm(folder)} }}\n'
-        )
-    return "\n".join(tables)
+# --- TOML out ----------------------------------------------------------------------------------------------
 
 
-def hub_toml(folder: Path, ports: BenchPorts) -> str:
-    """The room: the demo's adapters, rules and map, its Shopwatch radio on the benchmark's pseudo-terminal."""
-    return f"""\
-# hub bench system: the room under test, the demo's configuration with free ports.
-[hub]
-name = "Bench control room"
-data_dir = "{folder}/hub-data"
-shutdown_grace_s = 5
+def to_toml(document: dict[str, Any]) -> str:
+    """``document`` (``tomllib``'s shape) as TOML: tables as ``[a.b]``, arrays of tables as ``[[a.b]]``."""
+    lines: list[str] = []
+    _table(document, (), lines)
+    return "\n".join(lines).lstrip("\n") + "\n"
 
-[logging]
-level = "info"
-format = "json"
 
-[web]
-listen = "127.0.0.1:{ports.web}"
-# A long run must not see its stream closed by an idle session.
-session_idle_minutes = 1440
-session_max_hours = 168
+def _table(table: dict[str, Any], path: tuple[str, ...], lines: list[str]) -> None:
+    def nested(value: Any) -> bool:
+        if isinstance(value, dict):
+            # A small flat table reads best inline: { file = "..." }, { delivery = "silent" }.
+            flat = not any(isinstance(item, (dict, list)) for item in value.values())
+            return not (flat and len(_value(value)) <= 100)
+        return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
 
-[incidents]
-[[incidents.rules]]
-name = "partner reports"
-topics = ["partner.report.received"]
-action = "open"
-join_on = ["location"]
+    for key, value in table.items():
+        if not nested(value):
+            lines.append(f"{_key(key)} = {_value(value)}")
+    for key, value in table.items():
+        if isinstance(value, dict) and nested(value):
+            header = ".".join(_key(part) for part in (*path, key))
+            lines.extend(("", f"[{header}]"))
+            _table(value, (*path, key), lines)
+        elif nested(value):
+            header = ".".join(_key(part) for part in (*path, key))
+            for item in value:
+                lines.extend(("", f"[[{header}]]"))
+                _table(item, (*path, key), lines)
 
-[[incidents.rules]]
-name = "radio emergencies and reports"
-topics = ["shopwatch.emergency.raised", "shopwatch.report.received"]
-action = "open"
-join_on = ["subject"]
 
-[[incidents.rules]]
-name = "radio emergencies ended"
-topics = ["shopwatch.emergency.ended"]
-action = "join"
-join_on = ["subject"]
+def _key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name, ensure_ascii=False)
 
-[[incidents.rules]]
-name = "help points and camera faults"
-topics = ["onvif.input.started", "onvif.camera.offline", "onvif.camera.auth_failed", "onvif.video_loss.started"]
-action = "open"
-join_on = ["subject"]
 
-[[incidents.rules]]
-name = "police requests"
-topics = ["police.request.received", "police.hold.created", "police.monitor.started"]
-min_severity = "medium"
-action = "open"
-join_on = ["subject"]
-category = "police request"
-join_window_s = 86400
-
-[[incidents.rules]]
-name = "police request follow-ups"
-topics = ["police.request.*", "police.hold.*", "police.monitor.*", "police.disclosure.*", "police.live_view.*"]
-action = "join"
-join_on = ["subject"]
-join_window_s = 86400
-
-[[incidents.rules]]
-name = "high and critical events"
-min_severity = "high"
-
-[incidents.escalation]
-critical = 60
-high = 120
-medium = 300
-repeat_s = 60
-
-[map]
-[[map.sites]]
-name = "Market Place"
-lat = 53.2351
-lon = -1.4216
-
-[[map.sites]]
-name = "Station Approach"
-lat = 53.2376
-lon = -1.4199
-
-[adapters.shopwatch]
-type = "shopwatch"
-port = "{folder}/radio-shopwatch"
-dialect = "ccdi"
-scheme = "Shopwatch"
-delivery_timeout_s = 20
-
-[adapters.shopwatch.supervision]
-restart_initial_s = 1
-restart_max_s = 10
-silence_timeout_s = 180
-
-[adapters.shopwatch.members."1001"]
-name = "Boots"
-address = "12 High Street"
-cameras = ["42", "43"]
-latitude = 53.2354
-longitude = -1.4229
-
-[adapters.shopwatch.members."1002"]
-name = "Market Place News"
-address = "3 Market Place"
-cameras = ["17"]
-latitude = 53.2351
-longitude = -1.4216
-
-[adapters.shopwatch.members."1003"]
-name = "Vision Express"
-address = "21 Knifesmithgate"
-cameras = ["23", "24"]
-latitude = 53.2362
-longitude = -1.4235
-
-[adapters.shopwatch.status_codes."01"]
-meaning = "Shop theft in progress"
-severity = "high"
-
-[adapters.shopwatch.status_codes."02"]
-meaning = "Banned person seen"
-
-[adapters.shopwatch.status_codes."0A"]
-meaning = "Aggressive customer"
-severity = "high"
-
-[adapters.pubwatch]
-type = "shopwatch"
-port = "{folder}/radio-pubwatch"
-dialect = "fleetsync"
-scheme = "Pubwatch"
-delivery_timeout_s = 20
-
-[adapters.pubwatch.supervision]
-restart_initial_s = 1
-restart_max_s = 10
-
-[adapters.pubwatch.members."100-1001"]
-name = "The Rutland Arms"
-address = "23 Glumangate"
-cameras = ["31"]
-latitude = 53.2371
-longitude = -1.4248
-
-[adapters.pubwatch.members."100-1002"]
-name = "The Portland Hotel"
-address = "West Bars"
-cameras = ["35", "36"]
-latitude = 53.2349
-longitude = -1.4281
-
-[adapters.pubwatch.members."100-1003"]
-name = "The Spa Lane Vaults"
-address = "Saltergate"
-cameras = ["38"]
-latitude = 53.2377
-longitude = -1.4222
-
-[adapters.pubwatch.status_codes."10"]
-meaning = "Fight in progress"
-severity = "high"
-
-[adapters.pubwatch.status_codes."11"]
-meaning = "Refused entry, group moving on"
-
-[adapters.pubwatch.status_codes."12"]
-meaning = "Drunk and incapable"
-
-[adapters.cameras]
-type = "onvif"
-username = "hub"
-password = {{ file = "{folder}/camera-password" }}
-motion_stuck_after_s = 120
-startup_spread_s = 2
-
-{_camera_tables(ports)}
-[adapters.fibre]
-type = "fibre"
-interval_s = 1.0
-camera_grace_s = 360
-
-[adapters.fibre.judge]
-trend_window_s = 604800
-trend_warn_s = 864000
-trend_min_points = 8
-
-{_fibre_tables(folder, ports)}
-[[adapters.fibre.spans]]
-name = "F-12 High Street duct"
-a = "node-01"
-b = "node-02"
-length_m = 640
-cores = 24
-
-[adapters.police]
-type = "police_link"
-url = "wss://localhost:{ports.police}/cctv"
-client_certificate = "{folder}/pki/hub-client.pem"
-client_key = "{folder}/pki/hub-client.key"
-ca_certificate = "{folder}/pki/ca.pem"
-force = "Demo Constabulary"
-sender = "cctv@demo-council.example"
-sender_name = "Demo council CCTV control room"
-cap_status = "Exercise"
-live_view = "consent"
-point_camera = "auto"
-answer_timeout_s = 120
-
-[adapters.police.auto_send]
-min_severity = "critical"
-topics = ["shopwatch.emergency.raised"]
-
-[adapters.police.supervision]
-restart_initial_s = 1
-restart_max_s = 10
-"""
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{_key(key)} = {_value(item)}" for key, item in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")

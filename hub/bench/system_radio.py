@@ -4,9 +4,11 @@
 button, a text, another status, an emergency and its end, another text, over and over) and its
 ``PtyRadio`` on a real pseudo-terminal: it numbers every frame, reads ``CLOCK_MONOTONIC`` as soon as the
 frame is on the pty, and notes which event the console should get for it. Texts carry the frame's
-number, so each is told apart. ``FrameMatcher`` takes the events from the console's WebSocket and pairs
-each with the oldest frame waiting for the same key (topic, unit, status code or text): events of one
-unit come in the order its frames were written, so the oldest waiting frame is the one.
+number, so each is told apart. ``ScriptedRadio`` plays the demo's evening's cues to its Shopwatch radio
+on the same stamped radio, so the script's frames are timed too. ``FrameMatcher`` takes the events from
+the console's WebSocket and pairs each with the oldest frame waiting for the same key (topic, unit,
+status code or text): events of one unit come in the order its frames were written, so the oldest
+waiting frame is the one.
 """
 
 from __future__ import annotations
@@ -131,23 +133,87 @@ class StampedRadio:
             self.number += 1
             self.matcher.expect(key, Frame(self.number, kind, written, written_wall=written_wall))
 
-    def status(self, unit: str, code: str) -> None:
-        self._frame("status", [("shopwatch.report.received", unit, "status", code)],
+    def status(self, unit: str, code: str, kind: str = "status") -> None:
+        self._frame(kind, [("shopwatch.report.received", unit, "status", code)],
                     lambda: self.radio.status(unit, code))
 
-    def text(self, unit: str, text: str) -> None:
-        # The frame's number in the text tells this report from every other one.
-        text = f"{text[:22].rstrip()} #{self.number + 1}"
-        self._frame("text", [("shopwatch.report.received", unit, "text", text)], lambda: self.radio.text(unit, text))
+    def text(self, unit: str, text: str, kind: str = "text", numbered: bool = True) -> None:
+        if numbered:
+            # The frame's number in the text tells this report from every other one.
+            text = f"{text[:22].rstrip()} #{self.number + 1}"
+        self._frame(kind, [("shopwatch.report.received", unit, "text", text)], lambda: self.radio.text(unit, text))
 
-    def emergency(self, unit: str) -> None:
+    def emergency(self, unit: str, kind: str = "emergency") -> None:
         if unit in self.radio.radio.emergencies:
             return  # already in emergency: the hub says so once
-        self._frame("emergency", [("shopwatch.emergency.raised", unit)], lambda: self.radio.emergency(unit))
+        self._frame(kind, [("shopwatch.emergency.raised", unit)], lambda: self.radio.emergency(unit))
 
-    def end_emergency(self) -> None:
+    def end_emergency(self, kind: str = "emergency_end") -> None:
         units = sorted(self.radio.radio.emergencies)
         if not units:
             return
-        self._frame("emergency_end", [("shopwatch.emergency.ended", unit) for unit in units],
-                    self.radio.end_emergency)
+        self._frame(kind, [("shopwatch.emergency.ended", unit) for unit in units], self.radio.end_emergency)
+
+
+class ScriptedRadio:
+    """The demo's evening's cues to its Shopwatch radio (``[scenario]``), played on the bench's stamped radio.
+
+    A ``hub.scenario.ScenarioPlayer`` plays them as it would on the Shopwatch simulator (same cues, same
+    refusals for a unit the radio does not play or a code it cannot send), and each frame is timed like the
+    handsets' ones, its kind ``scripted <cue>`` so that the script's frames are shown apart.
+    """
+
+    def __init__(self, stamped: StampedRadio, units: list[str] | tuple[str, ...], dialect: str = "ccdi") -> None:
+        from plugins.shopwatch.simulator import CUES
+
+        self.cues = CUES
+        self.stamped = stamped
+        self.units = tuple(units)
+        self.dialect = dialect
+        #: The cues played, by name, in order.
+        self.played: list[str] = []
+
+    def cue(self, name: str, arguments: dict[str, Any]) -> None:
+        from hub.api import CueRefused
+
+        kind = f"scripted {name}"
+        if name == "status":
+            self.stamped.status(self._unit(arguments), self._code(arguments), kind=kind)
+        elif name == "emergency":
+            self.stamped.emergency(self._unit(arguments), kind=kind)
+        elif name == "end_emergency":
+            if self.dialect != "ccdi":
+                raise CueRefused("a FleetSync radio sends no end of an emergency")
+            self.stamped.end_emergency(kind=kind)
+        elif name == "text":
+            unit, text = self._unit(arguments), arguments.get("text")
+            if not (isinstance(text, str) and text.strip() and len(text) <= 32 and text.isascii()
+                    and text.isprintable()):
+                raise CueRefused(f"text {text!r} is not 1 to 32 printable ASCII characters")
+            self.stamped.text(unit, text, kind=kind, numbered=False)
+        else:
+            raise CueRefused(f"no cue {name!r}; the radio's cues: {', '.join(spec.name for spec in self.cues)}")
+        self.played.append(name)
+
+    def _unit(self, arguments: dict[str, Any]) -> str:
+        from hub.api import CueRefused
+
+        unit = arguments.get("unit")
+        if isinstance(unit, int) and not isinstance(unit, bool):
+            unit = str(unit)
+        if unit not in self.units:
+            raise CueRefused(f"unit {unit!r} is not one of the radio's handsets ({', '.join(self.units)})")
+        return unit
+
+    def _code(self, arguments: dict[str, Any]) -> str:
+        from hub.api import CueRefused
+
+        code = arguments.get("code")
+        if isinstance(code, int) and not isinstance(code, bool):
+            code = f"{code:02d}"
+        if self.dialect == "ccdi" and isinstance(code, str):
+            code = code.upper()
+        hex_digits = "0123456789ABCDEF" if self.dialect == "ccdi" else "0123456789"
+        if not (isinstance(code, str) and len(code) == 2 and all(c in hex_digits for c in code) and code != "FF"):
+            raise CueRefused(f"status code {arguments.get('code')!r} is not one this radio can send")
+        return code
