@@ -400,7 +400,12 @@ def _run_console(args: argparse.Namespace, reactor: Any) -> Any:
 def _system_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the measured run (default 60)")
     parser.add_argument("--radio-period", type=float, default=None, metavar="SECONDS",
-                        help="seconds between the bench radio's handset actions (default 4: the demo's 40 / 10)")
+                        help="seconds between the bench radio's handset actions (default 4: the pre-scenario "
+                             "demo's 40 / the factor)")
+    parser.add_argument("--factor", type=float, default=10.0,
+                        help="how many times the demo's pace its simulators and its evening run (default 10)")
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
+                        help="the demo config the room is derived from (default config/demo.toml)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds after start-up before the clock starts")
     parser.add_argument("--keep", type=Path, default=None, metavar="FOLDER",
                         help="copy the run's configs and logs here before its temporary folder is removed")
@@ -428,7 +433,8 @@ BUILT_IN_BENCHMARKS = (
     ),
     Benchmark(
         name="system",
-        help="the demo's room at ten times its rates, every adapter live: hub CPU, peak RSS, radio-to-console p99",
+        help="the demo's room and evening at ten times its pace, every adapter live: hub CPU, peak RSS, "
+             "radio-to-console p99",
         add_arguments=_system_arguments,
         run=_run_system,
     ),
