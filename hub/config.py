@@ -417,8 +417,7 @@ class ScenarioConfig:
 
     ``steps`` are played ``at_s`` seconds after the start, divided by ``speed`` (2: twice as fast); with
     ``repeat_s`` the whole script starts again every ``repeat_s`` seconds (also divided by ``speed``), which
-    must be longer than the last step's ``at_s``. A cue's own durations (arguments ending ``_s``, such as
-    ``for_s``) are divided by ``speed`` too. No steps: nothing is played.
+    must be longer than the last step's ``at_s``. No steps: nothing is played.
     """
 
     name: str = field(default="The scenario", validator=_name)

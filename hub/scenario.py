@@ -67,18 +67,6 @@ def clock_text(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def scaled_arguments(arguments: Mapping[str, Any], speed: float) -> dict[str, Any]:
-    """A cue's arguments at ``speed``: every duration (a number under a name ending ``_s``, such as ``for_s``)
-    divided by it, so a node that is down for 90 s in the script is down for 9 s at speed 10 and the scene
-    that says it is back again still comes after it is."""
-    return {
-        name: value / speed
-        if name.endswith("_s") and isinstance(value, (int, float)) and not isinstance(value, bool)
-        else value
-        for name, value in arguments.items()
-    }
-
-
 def cue_text(cue: ScenarioCue) -> str:
     """``simulator.cue(name=value, ...)``, as the narration and the problems name a cue."""
     arguments = ", ".join(f"{name}={value!r}" for name, value in cue.arguments.items())
@@ -264,7 +252,7 @@ class ScenarioPlayer(Service):
         if service is None:  # stopped since the start
             return f"{cue_text(cue)}: simulator {cue.simulator} is not running"
         try:
-            result = service.cue(cue.cue, scaled_arguments(cue.arguments, self.config.speed))
+            result = service.cue(cue.cue, dict(cue.arguments))
         except CueRefused as refusal:
             log.warning("scenario_cue_refused", cue=cue_text(cue), reason=str(refusal))
             return f"{cue_text(cue)}: {refusal}"

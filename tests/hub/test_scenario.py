@@ -387,22 +387,3 @@ def test_start_scenario_without_steps_plays_nothing(hub_clock, hub_bus):
     hub.startService()
     assert start_scenario(hub, say=print) is None
     assert list(hub) == []
-
-
-class TimedRadio(Radio):
-    """A radio whose status cue takes a duration."""
-
-    cues = (CueSpec("status", "a status button held for a while", arguments=("unit", "code"), optional=("note_s",)),)
-
-
-def test_speed_divides_a_cues_own_durations_too(hub_clock):
-    """At speed 10 a cue's for_s of 90 reaches the simulator as 9; other arguments are left as they are."""
-    radio = TimedRadio()
-    config = ScenarioConfig(name="An evening", speed=10, steps=(
-        step(30, "Boots reports a theft for a while", cue("radio", "status", unit="1001", code="01", note_s=90)),
-    ))
-    played, _said = player(config, hub_clock, {"radio": radio})
-    played.startService()
-    hub_clock.advance(3)
-    assert radio.played == [("status", {"unit": "1001", "code": "01", "note_s": 9.0})]
-    played.stopService()
