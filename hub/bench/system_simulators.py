@@ -2,7 +2,8 @@
 
 ``python -m hub.bench.system_simulators --config simulators.toml [--played-elsewhere NAME ...]`` runs a hub
 on that config as ``hub run`` does (a hub with simulators and no adapters, stopped cleanly by SIGINT or
-SIGTERM) and, on SIGUSR1, starts the config's ``[scenario]`` on the simulators it runs. The script is played
+SIGTERM) and, on SIGUSR1, starts the config's ``[scenario]`` on the simulators it runs; SIGUSR2 stops it
+(the measured window is over: the simulators go on as they are, the script plays no more). The script is played
 here because its cues are calls on the simulator services, which live in this process; the hub under test
 is another process, so none of this is counted as its CPU or memory. The benchmark sends SIGUSR1 as its
 measured window opens, and plays the cues of the simulators it runs itself (``--played-elsewhere``: its
@@ -22,7 +23,8 @@ PLAYED_ELSEWHERE = "played by hub bench system itself"
 
 
 class ScenarioTrigger:
-    """Starts the scenario on the running hub when SIGUSR1 comes (at once, if it came before the hub was up)."""
+    """Starts the scenario on the running hub when SIGUSR1 comes (at once, if it came before the hub was up),
+    and stops it when SIGUSR2 comes."""
 
     def __init__(self, played_elsewhere: tuple[str, ...]) -> None:
         self.played_elsewhere = played_elsewhere
@@ -30,9 +32,14 @@ class ScenarioTrigger:
         self.player: Any = None
         self._asked = False
 
-    def signalled(self, _number: int, _frame: Any) -> None:
-        # In the main thread, between two bytecodes of the reactor's: hand the start to the reactor.
-        if self.hub is None:
+    def signalled(self, number: int, _frame: Any) -> None:
+        # In the main thread, between two bytecodes of the reactor's: hand the work to the reactor.
+        if number == signal.SIGUSR2:
+            if self.hub is None:
+                self._asked = False
+            else:
+                self.hub.reactor.callFromThread(self.stop)
+        elif self.hub is None:
             self._asked = True
         else:
             self.hub.reactor.callFromThread(self.start)
@@ -58,6 +65,11 @@ class ScenarioTrigger:
         # A child of the hub, so it stops first, before the simulators it cues.
         self.player.setServiceParent(hub)
 
+    def stop(self) -> None:
+        if self.player is not None and self.player.running:
+            self.player.stopService()
+            self.hub.log.info("scenario_stopped", played=len(self.player.played))
+
 
 def main(argv: list[str] | None = None) -> int:
     from hub.cli import _serve, load
@@ -68,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="a simulator the script names that the benchmark runs itself")
     args = parser.parse_args(argv)
     trigger = ScenarioTrigger(tuple(args.played_elsewhere))
-    # Before anything else: the benchmark's SIGUSR1 must never find the default action (the end of the process).
+    # Before anything else: the benchmark's signals must never find the default action (the end of the process).
     signal.signal(signal.SIGUSR1, trigger.signalled)
+    signal.signal(signal.SIGUSR2, trigger.signalled)
     config, host = load(args.config)
     return _serve(config, host, banner=None, after_banner=trigger.hub_up)
 
