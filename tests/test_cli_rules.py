@@ -341,3 +341,43 @@ def test_the_demo_configuration_decides_the_pub_emergency_example(capsys):
     decision = IncidentRules(config.incidents, timezone=config.hub.timezone).decide(event)
     assert report["outcome"]["rule"] == decision.rule
     assert report["outcome"]["action"] == decision.action.value
+
+
+def _police_request(kind: str) -> dict[str, Any]:
+    return {
+        "topic": "police.request.received", "source": "police_link.police", "severity": "medium",
+        "occurred_at": "2026-11-21T20:14:05Z", "subject": {"kind": "police_request", "id": "REQ-1"},
+        "summary": "Police request to keep footage of camera(s) 42",
+        "payload": {"request_id": "REQ-1", "request_type": kind, "version": 1, "reason": "Assault",
+                    "requested_by": {"name": "PC Hale", "force": "Demo Constabulary"}, "needs_consent": False,
+                    "cameras": ["42"]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "rule"),
+    [("01", "shop theft"), ("0A", "aggressive customer"), ("02", "radio reports")],
+)
+def test_the_demo_decides_shopwatch_reports_by_their_status_code(tmp_path, capsys, status, rule):
+    """In config/demo.toml status 01 is a shop theft and 0A an aggressive customer, both high; 02 a report."""
+    data = json.loads((EXAMPLES / "shop-theft.json").read_text())
+    data["payload"]["status_code"] = status
+    code, out, err = run(capsys, "--config", ROOT / "config" / "demo.toml", write(tmp_path, data), "--json")
+    assert code == 0, err
+    assert json.loads(out)["outcome"]["rule"] == rule
+
+
+@pytest.mark.parametrize(
+    ("kind", "rule"),
+    [("retain_footage", "footage retention"), ("live_view", "police requests")],
+)
+def test_the_demo_decides_police_requests_by_their_kind(tmp_path, capsys, kind, rule):
+    """A request to retain footage opens its incident with the retention checklist; other kinds do not."""
+    code, out, err = run(capsys, "--config", ROOT / "config" / "demo.toml", write(tmp_path, _police_request(kind)),
+                         "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["outcome"]["rule"] == rule
+    assert report["outcome"]["category"] == "police request"
+    assert bool(report["outcome"]["sop"]) is (kind == "retain_footage")
+    assert "payload: does not fit the type police.request.received; read as it is" not in report["filled_in"]
