@@ -345,6 +345,10 @@ class IncidentEngine(Service):
     def counts_by_state(self) -> dict[str, int]:
         return self._store.counts_by_state()
 
+    def rule_counts(self) -> dict[str, tuple[int, int]]:
+        """Per rule name: (incidents it opened, incidents it acted on); see IncidentStore.rule_counts."""
+        return self._store.rule_counts()
+
     # --- events in -------------------------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> "Deferred[None] | None":

@@ -421,6 +421,27 @@ class IncidentStore:
             counts[state] = count
         return counts
 
+    def rule_counts(self) -> dict[str, tuple[int, int]]:
+        """For each rule named on an incident: (how many incidents it opened, how many it acted on).
+
+        Read from the incidents' opening history entries (their ``rule``) and their ``rules`` (those that
+        acted on them): one pass over each table, never the journal. Rules that did neither are absent.
+        """
+        counts: dict[str, list[int]] = {}
+        db = self._db()
+        for rule, count in db.execute(
+            "SELECT json_extract(detail, '$.rule'), count(*) FROM incident_history WHERE action = 'opened' "
+            "GROUP BY 1"
+        ):
+            if isinstance(rule, str):
+                counts.setdefault(rule, [0, 0])[0] = count
+        for rule, count in db.execute(
+            "SELECT r.value, count(*) FROM incidents, json_each(incidents.rules) AS r GROUP BY r.value"
+        ):
+            if isinstance(rule, str):
+                counts.setdefault(rule, [0, 0])[1] = count
+        return {rule: (opened, acted) for rule, (opened, acted) in counts.items()}
+
     def last_number(self) -> int:
         return self._db().execute("SELECT coalesce(max(number), 0) FROM incidents").fetchone()[0]
 

@@ -571,6 +571,19 @@ class Api:
     async def report(self, ctx: RequestContext) -> Response:
         return await self.intake.receive(ctx)
 
+    # --- rules ----------------------------------------------------------------------------------------
+
+    async def rules(self, ctx: RequestContext) -> Response:
+        from hub.config import IncidentsConfig
+        from hub.incidents.overview import overview
+
+        b = self.backend
+        # Counted from the incident store when the desk can (the real engine's); a fake desk gives none.
+        counts_of = getattr(b.incidents, "rule_counts", None)
+        rules = b.rules if b.rules is not None else IncidentsConfig(rules=())
+        return json_response(overview(rules, timezone=b.timezone, now=b.clock.seconds(),
+                                      counts=counts_of() if counts_of is not None else None))
+
     # --- health, metrics, the API's own description --------------------------------------------------
 
     async def healthz(self, ctx: RequestContext) -> Response:
@@ -757,6 +770,11 @@ def build_routes(api: Api, plugin_routes: Iterable[Route] = ()) -> RouteTable:
                       "the incident it is viewed for, recorded in the audit log"),),
               responses={"200": "the stored bytes", "400": "not a SHA-256", "404": "no such evidence",
                          "500": "the stored file no longer matches its SHA-256"}),
+        Route("GET", "/api/rules", api.rules, READERS,
+              "The incident rules in order and the maintenance windows, as in force now", tag="rules",
+              description="Each rule with what it matches, what it does and how many incidents it has opened "
+              "and acted on (from the incident store; null when not known); each maintenance window with what "
+              "it covers, whether it is active by the hub's clock, and its current and next stretch."),
         Route("GET", "/api/panels", api.panels, READERS, "Console panels plugins add", tag="console"),
         Route("GET", "/api/audit", api.audit, AUDITORS, "Audit log entries after an id", tag="audit",
               query=(("after", {"type": "integer", "minimum": 0}, "entries after this id"), _LIMIT,

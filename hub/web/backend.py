@@ -89,6 +89,9 @@ class EngineDesk:
     def counts_by_state(self) -> dict[str, int]:
         return dict(self._engine.counts_by_state())
 
+    def rule_counts(self) -> dict[str, tuple[int, int]]:
+        return dict(self._engine.rule_counts())
+
 
 def _real_actor(name: str, role: str, address: str | None) -> Any:
     from hub.audit import Actor
@@ -122,6 +125,10 @@ class WebBackend:
     evidence: Any = None  # EvidenceStore, or None when the hub keeps none
     actor: Callable[[str, str, str | None], Any] = _real_actor
     hub_version: str = "0"
+    #: The ``[incidents]`` config (its rules and maintenance windows, for /api/rules; None: none shown) and
+    #: the room's time zone (``[hub] timezone``) they are read in.
+    rules: Any = None
+    timezone: str = "Europe/London"
     #: (instance name, its service or None) for each adapter: /metrics reads their ``metrics()``.
     adapter_services: Callable[[], list[tuple[str, Any]]] = list
 

@@ -97,7 +97,8 @@ class WebService(Service):
       whose ``metrics()`` ``/metrics`` reads.
     - ``plugins``: the ``PluginHost`` (web routes, console panels); ``plugin_context``: what a plugin
       route's ``resource_factory`` is called with (the Hub).
-    - ``config``: the ``HubConfig`` (its ``web``, ``map``, ``partners`` and ``hub.name`` are read).
+    - ``config``: the ``HubConfig`` (its ``web``, ``map``, ``partners``, ``incidents``, ``hub.name`` and
+      ``hub.timezone`` are read).
     - ``reactor``: listens and times; ``log``: a structlog logger.
     """
 
@@ -142,7 +143,7 @@ class WebService(Service):
             clock=reactor, log=self.log, incidents=incidents, users=users, sessions=sessions,
             throttle=throttle, partners=partners, audit=audit, directory=directory, evidence=evidence,
             adapters=lambda: list(adapters()), adapter_types=dict(adapter_types), web=config.web,
-            map=config.map, hub_name=config.hub.name,
+            map=config.map, hub_name=config.hub.name, rules=config.incidents, timezone=config.hub.timezone,
             plugins=plugins, plugin_context=plugin_context, hub_version=version or __version__, **extra,
         )
         self.metrics = WebMetrics()
