@@ -16,6 +16,7 @@ import { IncidentStore, isAlarming, isOpen } from "./incidents.js";
 import { MapView } from "./map.js";
 import { PanelHost } from "./panels.js";
 import { QueueView } from "./queue.js";
+import { RulesView } from "./rules.js";
 import { Alarm } from "./sound.js";
 import { StatusView } from "./status.js";
 import { EventStream } from "./stream.js";
@@ -23,8 +24,8 @@ import { EventStream } from "./stream.js";
 const LOADED_STATES = ["new", "acknowledged", "in_progress", "resolved"];
 const ALARM_REPEAT_MS = 5000;
 const WALL_KEY = "hub.console.wall";
-// The views in tab order; the number keys 1 to 5 switch to them.
-const VIEWS = ["queue", "map", "status", "cameras", "audit"];
+// The views in tab order; the number keys 1 to 6 switch to them.
+const VIEWS = ["queue", "map", "status", "cameras", "audit", "rules"];
 
 let session = null; // {user: {name, role}, csrf_token, idle_timeout_s}
 let store = new IncidentStore();
@@ -101,6 +102,7 @@ const camerasView = new CamerasView({
 });
 const panels = new PanelHost({ container: byId("plugin-panels"), session: () => session });
 const auditView = new AuditView({ container: byId("audit-view") });
+const rulesView = new RulesView({ container: byId("rules-view") });
 const mapView = new MapView({
   container: byId("map-view"),
   store: { all: () => store.all(), get: (id) => store.get(id) },
@@ -269,6 +271,7 @@ function endSession(message) {
   panels.reset();
   mapView.hide();
   auditView.hide();
+  rulesView.reset();
   queue.render();
   updateAlarm();
   showLogin(message);
@@ -427,6 +430,7 @@ function showView(name) {
   }
   if (name === "map") mapView.show(); else mapView.hide();
   if (name === "cameras") camerasView.show(); else camerasView.hide();
+  if (name === "rules") rulesView.show();
   if (name === "audit") {
     if (session.user && session.user.role === "auditor") {
       auditView.show();
