@@ -19,7 +19,7 @@ the rest (docs/incidents.md, "What rules do to an incident").
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable
 
 import attrs
 import structlog
@@ -28,7 +28,7 @@ from twisted.internet.defer import Deferred, DeferredLock
 
 from hub.clock import iso
 from hub.config import EscalationConfig, IncidentRuleConfig, IncidentsConfig
-from hub.events import Event, EventDecodeError, EventFactory, GenericPayload, Severity, Subject
+from hub.events import Event, EventDecodeError, EventFactory, Severity, Subject
 from hub.incidents.events import TOPICS, IncidentChanged
 from hub.incidents.model import (
     CLEAR,
@@ -52,7 +52,7 @@ from hub.incidents.model import (
     Update,
     incident_id,
 )
-from hub.incidents.rules import Decision, IncidentRules, RuleAction
+from hub.incidents.rules import Decision, IncidentRules, RuleAction, covered_keys, payload_value
 from hub.topics import TopicMatcher
 from hub.incidents.store import (
     ENGINE_CURSOR,
@@ -121,40 +121,17 @@ def _cameras(event: Event) -> list[str]:
     return cameras
 
 
-def _payload_value(event: Event, name: str) -> Any:
-    """The payload's ``name`` (an attribute, or a stored field of a payload the hub cannot decode), or None."""
-    payload = event.payload
-    try:
-        if isinstance(payload, GenericPayload):
-            return payload.data.get(name)
-        return getattr(payload, name, None)
-    except Exception:  # noqa: BLE001 - a payload property that fails says nothing about root causes
-        return None
-
-
 def _covers(event: Event) -> tuple[str, ...]:
     """The subject keys (``kind:id``) the event's payload says its failure covers, in order, once each.
 
-    Anything else (a string, a mapping, items that are not ``kind:id`` text) covers nothing.
+    Anything else (a string, a mapping, items that are not ``kind:id`` text) covers nothing. The rules read
+    covers the same way (a maintenance window hides an outage only when it lists everything covered).
     """
-    value = _payload_value(event, "covers")
-    if value is None or isinstance(value, (str, bytes, Mapping)):
-        return ()
-    try:
-        items = list(value)
-    except TypeError:
-        return ()
-    keys: list[str] = []
-    for item in items:
-        if isinstance(item, str) and item not in keys:
-            kind, colon, ident = item.partition(":")
-            if colon and kind and ident:
-                keys.append(item)
-    return tuple(keys)
+    return covered_keys(event)
 
 
 def _recovered(event: Event) -> bool:
-    return _payload_value(event, "recovered") is True
+    return payload_value(event, "recovered") is True
 
 
 def _covered_cameras(covers: Iterable[str]) -> list[str]:

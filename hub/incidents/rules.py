@@ -100,7 +100,8 @@ def normalise(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def _payload_value(event: Event, name: str) -> Any:
+def payload_value(event: Event, name: str) -> Any:
+    """The payload's ``name`` (an attribute, or a stored field of a payload the hub cannot decode), or None."""
     payload = event.payload
     try:
         if isinstance(payload, GenericPayload):
@@ -112,7 +113,7 @@ def _payload_value(event: Event, name: str) -> Any:
 
 def covered_keys(event: Event) -> tuple[str, ...]:
     """The subject keys (``kind:id``) the event's payload ``covers`` (what its failure takes down)."""
-    value = _payload_value(event, "covers")
+    value = payload_value(event, "covers")
     if value is None or isinstance(value, (str, bytes, Mapping)):
         return ()
     try:
