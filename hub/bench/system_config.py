@@ -166,7 +166,7 @@ def derive_room(demo_config: Path, folder: Path, *, factor: float = RATE_FACTOR,
         raise DemoConfigError(f"cannot read the demo's config {demo_config}: {error}") from None
     base = demo_config.parent
     old_data = (base / str(document.get("hub", {}).get("data_dir", "data"))).resolve()
-    document = _moved_paths(document, base, old_data, folder / "data")
+    document = moved_paths(document, base, old_data, folder / "data")
 
     simulators: dict[str, Any] = document.get("simulators", {})
     if BENCH_RADIO not in simulators or BENCH_RADIO_ADAPTER not in document.get("adapters", {}):
@@ -205,7 +205,7 @@ def derive_room(demo_config: Path, folder: Path, *, factor: float = RATE_FACTOR,
             ports[old] = new
             table["port"] = new
         # shopwatch: a pseudo-terminal at a path in the data folder, moved above.
-    adapters = {name: _readdressed(table, ports, addresses) for name, table in document.get("adapters", {}).items()}
+    adapters = {name: readdressed(table, ports, addresses) for name, table in document.get("adapters", {}).items()}
     rates = speed_up(document, factor)
     web_port = free_block(1, taken, rng, (socket.SOCK_STREAM,))
 
@@ -281,12 +281,12 @@ def speed_up(document: dict[str, Any], factor: float) -> dict[str, dict[str, Any
     return changed
 
 
-def _moved_paths(value: Any, base: Path, old_data: Path, new_data: Path) -> Any:
+def moved_paths(value: Any, base: Path, old_data: Path, new_data: Path) -> Any:
     """``value`` with every path into the demo's data folder (relative to ``base``) moved to ``new_data``."""
     if isinstance(value, dict):
-        return {key: _moved_paths(item, base, old_data, new_data) for key, item in value.items()}
+        return {key: moved_paths(item, base, old_data, new_data) for key, item in value.items()}
     if isinstance(value, list):
-        return [_moved_paths(item, base, old_data, new_data) for item in value]
+        return [moved_paths(item, base, old_data, new_data) for item in value]
     if isinstance(value, str) and "/" in value and "://" not in value:
         target = (base / value).resolve()
         if target == old_data or old_data in target.parents:
@@ -294,12 +294,12 @@ def _moved_paths(value: Any, base: Path, old_data: Path, new_data: Path) -> Any:
     return value
 
 
-def _readdressed(value: Any, ports: dict[int, int], addresses: dict[str, str], key: str = "") -> Any:
+def readdressed(value: Any, ports: dict[int, int], addresses: dict[str, str], key: str = "") -> Any:
     """An adapter's table with the simulators' ports and addresses replaced by the run's."""
     if isinstance(value, dict):
-        return {name: _readdressed(item, ports, addresses, name) for name, item in value.items()}
+        return {name: readdressed(item, ports, addresses, name) for name, item in value.items()}
     if isinstance(value, list):
-        return [_readdressed(item, ports, addresses, key) for item in value]
+        return [readdressed(item, ports, addresses, key) for item in value]
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and key == "port":

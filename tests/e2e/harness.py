@@ -16,10 +16,7 @@ it is still there when the test ends, however it ends.
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
-import json
-import math
 import os
 import random
 import re
@@ -35,6 +32,9 @@ from typing import Any, Self, TypeVar
 
 import attrs
 
+from hub.bench.system_config import free_block, moved_paths, readdressed, to_toml
+from hub.bench.system_config import free_subnet as bench_free_subnet
+
 REPO = Path(__file__).resolve().parents[2]
 HUB = REPO / ".venv" / "bin" / "hub"
 DEMO_CONFIG = REPO / "config" / "demo.toml"
@@ -47,55 +47,15 @@ T = TypeVar("T")
 # --- Free ports and a free subnet --------------------------------------------------------------------------
 
 
-def _bindable(port: int, kinds: Iterable[int]) -> bool:
-    for kind in kinds:
-        with socket.socket(socket.AF_INET, kind) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-def free_port_block(count: int, *, kinds: Iterable[int] = (socket.SOCK_STREAM,), attempts: int = 200) -> int:
-    """The first of ``count`` consecutive loopback ports free for every socket kind in ``kinds`` just now.
-
-    Taken at random from below the kernel's ephemeral range, so outgoing connections do not take them in the
-    moment before the demo binds them."""
-    kinds = tuple(kinds)
-    for _ in range(attempts):
-        base = random.randrange(20_000, 32_000 - count)
-        if all(_bindable(base + offset, kinds) for offset in range(count)):
-            return base
-    raise RuntimeError(f"no {count} consecutive free loopback ports found in {attempts} tries")
-
-
-def _subnets_in_use() -> list[ipaddress.IPv4Network]:
-    used = []
-    for command in (["ip", "-4", "-j", "addr"], ["ip", "-4", "-j", "route"]):
-        try:
-            listed = json.loads(subprocess.run(command, capture_output=True, text=True, timeout=10, check=False).stdout or "[]")
-        except (OSError, ValueError, subprocess.SubprocessError):
-            continue
-        for entry in listed:
-            for address in entry.get("addr_info", ()):
-                used.append(ipaddress.IPv4Network(f"{address['local']}/{address['prefixlen']}", strict=False))
-            destination = entry.get("dst")
-            if destination and destination != "default":
-                used.append(ipaddress.IPv4Network(destination, strict=False))
-    return used
+def free_port_block(count: int, *, kinds: Iterable[int] = (socket.SOCK_STREAM,)) -> int:
+    """The first of ``count`` consecutive loopback ports free for every socket kind in ``kinds`` just now (the
+    benchmark's choice: below the kernel's ephemeral range, so outgoing connections do not take them first)."""
+    return free_block(count, set(), random.Random(), tuple(kinds))
 
 
 def free_subnet() -> ipaddress.IPv4Network:
-    """A /24 of RFC 2544's benchmarking range (198.18.0.0/15) that no address or route here overlaps; never
-    198.18.8.0/24, which the demo itself uses when someone runs it on this machine."""
-    used = _subnets_in_use()
-    candidates = [ipaddress.IPv4Network(f"198.{18 + third // 256}.{third % 256}.0/24") for third in range(512)]
-    random.shuffle(candidates)
-    for candidate in candidates:
-        if candidate != ipaddress.IPv4Network("198.18.8.0/24") and not any(candidate.overlaps(u) for u in used):
-            return candidate
-    raise RuntimeError("every /24 of 198.18.0.0/15 is in use here")
+    """A /24 of RFC 2544's benchmarking range that no address or route here overlaps, never the demo's own."""
+    return bench_free_subnet(random.Random())
 
 
 # --- The demo's config, rewritten for a test run ----------------------------------------------------------
@@ -132,7 +92,7 @@ def demo_config(folder: Path, *, evening_s: float, source: Path = DEMO_CONFIG) -
     base = source.parent
     old_data = (base / document["hub"]["data_dir"]).resolve()
     new_data = folder / "data"
-    document = _moved_paths(document, base, old_data, new_data)
+    document = moved_paths(document, base, old_data, new_data)
     document["hub"]["data_dir"] = str(new_data)
     document.setdefault("web", {})["listen"] = "127.0.0.1:0"
 
@@ -170,7 +130,7 @@ def demo_config(folder: Path, *, evening_s: float, source: Path = DEMO_CONFIG) -
         else:
             raise AssertionError(f"the e2e harness does not know simulator type {kind!r} ([simulators.{name}]): "
                                  "teach demo_config which ports or addresses it takes")
-    document["adapters"] = {name: _readdressed(table, ports, addresses)
+    document["adapters"] = {name: readdressed(table, ports, addresses)
                             for name, table in document.get("adapters", {}).items()}
 
     scenario = document.get("scenario")
@@ -185,78 +145,6 @@ def demo_config(folder: Path, *, evening_s: float, source: Path = DEMO_CONFIG) -
     config.write_text(to_toml(document))
     return DemoSetup(config=config, data_dir=new_data, document=document, ports=ports, subnets=subnets,
                      speed=speed)
-
-
-def _moved_paths(value: Any, base: Path, old_data: Path, new_data: Path) -> Any:
-    """``value`` with every path into the demo's data folder (read from ``base``) moved to ``new_data``."""
-    if isinstance(value, dict):
-        return {key: _moved_paths(item, base, old_data, new_data) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_moved_paths(item, base, old_data, new_data) for item in value]
-    if isinstance(value, str) and "/" in value and "://" not in value:
-        target = (base / value).resolve()
-        if target == old_data or old_data in target.parents:
-            return str(new_data / target.relative_to(old_data))
-    return value
-
-
-def _readdressed(value: Any, ports: dict[int, int], addresses: dict[str, str], key: str = "") -> Any:
-    """An adapter's table with the simulators' old ports and addresses replaced by their stand-ins."""
-    if isinstance(value, dict):
-        return {name: _readdressed(item, ports, addresses, name) for name, item in value.items()}
-    if isinstance(value, list):
-        return [_readdressed(item, ports, addresses, key) for item in value]
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and key == "port":
-        return ports.get(value, value)
-    if isinstance(value, str):
-        if value in addresses:
-            return addresses[value]
-        url = re.match(r"^(\w+://[^/:]+:)(\d+)(/.*)?$", value)
-        if url and int(url.group(2)) in ports:
-            return f"{url.group(1)}{ports[int(url.group(2))]}{url.group(3) or ''}"
-    return value
-
-
-def to_toml(document: dict[str, Any]) -> str:
-    """``document`` (as tomllib reads it) as TOML: a table per top-level key, everything under it inline."""
-    lines = []
-    for name, table in document.items():
-        if not isinstance(table, dict):
-            lines.append(f"{_key(name)} = {_value(table)}")
-            continue
-        lines.append(f"[{_key(name)}]")
-        for key, value in table.items():
-            if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-                items = "".join(f"  {_value(item)},\n" for item in value)
-                lines.append(f"{_key(key)} = [\n{items}]")
-            else:
-                lines.append(f"{_key(key)} = {_value(value)}")
-        lines.append("")
-    return "\n".join(lines) + "\n"
-
-
-def _key(name: str) -> str:
-    return json.dumps(name, ensure_ascii=False)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, str)):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
-        return value.isoformat()
-    if isinstance(value, list):
-        return "[" + ", ".join(_value(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(key)} = {_value(item)}" for key, item in value.items()) + "}"
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
 # --- Running `hub demo` ----------------------------------------------------------------------------------
