@@ -36,6 +36,21 @@ PARTNERS = ("live", "resume", "lifecycle", "markup", "critical", "keys", "status
 SITE = {"name": "Market Tavern", "lat": 53.2352, "lon": -1.4213}
 
 
+def post_report(url: str, key: str, **fields: Any) -> dict[str, Any]:
+    """POST a high-severity partner report (a fresh reference, then ``fields``) to the hub at ``url`` with the
+    partner's ``key``; returns the hub's answer (event id and seq)."""
+    body = {"severity": "high", "reference": secrets.token_hex(6), **fields}
+    request = urllib.request.Request(
+        url + "/api/intake/reports",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 202, response.status
+        return json.loads(response.read())
+
+
 @attrs.frozen
 class RunningHub:
     """A hub process the tests talk to."""
@@ -47,16 +62,7 @@ class RunningHub:
 
     def report(self, partner: str, **fields: Any) -> dict[str, Any]:
         """POST a partner report to the intake; returns the hub's answer (event id and seq)."""
-        body = {"severity": "high", "reference": secrets.token_hex(6), **fields}
-        request = urllib.request.Request(
-            self.url + "/api/intake/reports",
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={"Authorization": f"Bearer {self.keys[partner]}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 202, response.status
-            return json.loads(response.read())
+        return post_report(self.url, self.keys[partner], **fields)
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -7,10 +7,8 @@ opened again."""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +16,7 @@ import attrs
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.conftest import Console, _free_port, run_hub
+from tests.console.conftest import Console, _free_port, post_report, run_hub
 
 RULES = """
 [[incidents.rules]]
@@ -74,13 +72,7 @@ class RulesHub:
     key: str
 
     def report(self, place: str) -> None:
-        body = {"severity": "high", "reference": secrets.token_hex(6), "summary": f"Trouble at {place}",
-                "location": {"name": place}}
-        request = urllib.request.Request(
-            self.url + "/api/intake/reports", data=json.dumps(body).encode(), method="POST",
-            headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 202, response.status
+        post_report(self.url, self.key, summary=f"Trouble at {place}", location={"name": place})
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ import attrs
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.conftest import HUB, Console, _free_port, run_hub
+from tests.console.conftest import HUB, Console, _free_port, post_report, run_hub
 
 LINK = "police_link.force"
 STEPS = ("Find the shop on camera", "Call the shop back", "Log the outcome")
@@ -30,12 +29,7 @@ class SopHub:
     key: str
 
     def report(self, summary: str) -> None:
-        body = {"severity": "high", "reference": secrets.token_hex(6), "summary": summary}
-        request = urllib.request.Request(
-            self.url + "/api/intake/reports", data=json.dumps(body).encode(), method="POST",
-            headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 202, response.status
+        post_report(self.url, self.key, summary=summary)
 
 
 @pytest.fixture(scope="module")
