@@ -44,7 +44,8 @@ class Stack:
 
     async def start(self, tmp_path: Any, incidents: IncidentsConfig | None = None,
                     adapters: tuple[FakeStatus, ...] = (FakeStatus("radio.town_centre", "radio"),),
-                    adapter_types: dict[str, Any] | None = None) -> "Stack":
+                    adapter_types: dict[str, Any] | None = None,
+                    users: dict[str, str] | None = None) -> "Stack":
         self.path = tmp_path / "journal.sqlite3"
         self.writer = InlineSqliteWriter(self.path, WriterSettings(), reactor, HUB_MIGRATIONS)
         registry = EventTypeRegistry()
@@ -55,14 +56,14 @@ class Stack:
         self.events = EventFactory(reactor, "test.harness")
         self.audit = AuditLog(self.writer, reactor, self.path)
         self.users = UserStore(self.writer, reactor, self.path)
-        for name, role in (("olive", "operator"), ("aud", "auditor")):
+        for name, role in (users or {"olive": "operator", "aud": "auditor"}).items():
             await self.users.add(name, role, "correct horse battery")
-        self.engine = IncidentEngine(bus=self.bus, store=IncidentStore(self.path),
-                                     config=incidents if incidents is not None else IncidentsConfig(),
+        incidents = incidents if incidents is not None else IncidentsConfig()
+        self.engine = IncidentEngine(bus=self.bus, store=IncidentStore(self.path), config=incidents,
                                      clock=reactor, events=self.events.for_source("hub.incidents"),
                                      audit=self.audit)
         self.engine.startService()
-        config = HubConfig(path=tmp_path / "hub.toml", web=web_config(),
+        config = HubConfig(path=tmp_path / "hub.toml", web=web_config(), incidents=incidents,
                            partners={"shopwatch_app": PartnerConfig(key=Secret(PARTNER_KEY))})
         self.sessions = SessionManager(reactor, 1800, 43200, still_allowed=self.users.is_enabled)
         self.web = WebService(

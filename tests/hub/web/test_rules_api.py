@@ -11,33 +11,11 @@ import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.task import Clock, deferLater
 
-from hub.audit import AuditLog
-from hub.auth.partners import PartnerGate
-from hub.auth.sessions import SessionManager
-from hub.auth.throttle import LoginThrottle
-from hub.auth.users import UserStore
-from hub.bus import Bus
-from hub.config import (
-    HubConfig,
-    HubSection,
-    IncidentRuleConfig,
-    IncidentsConfig,
-    MaintenanceWindowConfig,
-    MoveCamerasConfig,
-)
-from hub.directory import Directory
-from hub.events import CORE_EVENT_TYPES, EventCodec, EventFactory, EventTypeRegistry, Severity, Subject
-from hub.incidents.engine import IncidentEngine
-from hub.incidents.events import INCIDENT_EVENT_TYPES
-from hub.incidents.store import IncidentStore
-from hub.journal import Journal
-from hub.sqlite_writer import InlineSqliteWriter, WriterSettings
-from hub.store import HUB_MIGRATIONS
+from hub.config import IncidentRuleConfig, IncidentsConfig, MaintenanceWindowConfig, MoveCamerasConfig
+from hub.events import Severity, Subject
 from hub.testing import Note
-from hub.web.service import WebService
 from tests.hub.web.client import WebClient
-from tests.hub.web.conftest import RADIO, web_config
-from tests.hub.web.fakes import FakeAdapters, FakeStatus
+from tests.hub.web.test_integration import Stack
 
 UTC = timezone.utc
 ROLES = {"olive": "operator", "sam": "supervisor", "ada": "admin", "aud": "auditor"}
@@ -58,49 +36,12 @@ INCIDENTS = IncidentsConfig(
 )
 
 
-class RulesStack:
+class RulesStack(Stack):
     """One hub's worth of real pieces on one database file, its config holding the rules above."""
 
-    async def start(self, tmp_path: Any) -> "RulesStack":
-        path = tmp_path / "journal.sqlite3"
-        self.writer = InlineSqliteWriter(path, WriterSettings(), reactor, HUB_MIGRATIONS)
-        registry = EventTypeRegistry()
-        registry.register_all(CORE_EVENT_TYPES + INCIDENT_EVENT_TYPES + (Note,))
-        journal = Journal(self.writer)
-        journal.open()
-        self.bus = Bus(journal, EventCodec(registry), reactor)
-        self.events = EventFactory(reactor, "test.harness")
-        self.audit = AuditLog(self.writer, reactor, path)
-        self.users = UserStore(self.writer, reactor, path)
-        for name, role in ROLES.items():
-            await self.users.add(name, role, "correct horse battery")
-        self.engine = IncidentEngine(bus=self.bus, store=IncidentStore(path), config=INCIDENTS, clock=reactor,
-                                     events=self.events.for_source("hub.incidents"), audit=self.audit)
-        self.engine.startService()
-        config = HubConfig(path=tmp_path / "hub.toml", hub=HubSection(timezone="Europe/London"), web=web_config(),
-                           incidents=INCIDENTS)
-        self.web = WebService(
-            bus=self.bus, incidents=self.engine, users=self.users,
-            sessions=SessionManager(reactor, 1800, 43200, still_allowed=self.users.is_enabled),
-            throttle=LoginThrottle(reactor, 5, 900, 300), partners=PartnerGate({}, reactor), audit=self.audit,
-            directory=Directory(), adapters=FakeAdapters(FakeStatus("radio.town_centre", "radio")),
-            adapter_types={"radio": RADIO}, plugins=None, config=config, reactor=reactor, events=self.events,
-        )
-        self.web.startService()
-        await self.web.when_listening()
+    async def start(self, tmp_path: Any) -> "RulesStack":  # type: ignore[override]
+        await super().start(tmp_path, incidents=INCIDENTS, users=ROLES)
         return self
-
-    async def stop(self) -> None:
-        await self.web.stopService()
-        await self.engine.stopService()
-        await self.bus.close()
-        self.audit.close()
-        self.users.close()
-
-    async def client(self, name: str) -> WebClient:
-        client = WebClient(self.web.url)
-        assert (await client.login(name)).status == 200
-        return client
 
     async def publish(self, topic: str, subject: Subject, severity: Severity = Severity.HIGH) -> None:
         await self.bus.publish(self.events.for_source("radio.town_centre")(
